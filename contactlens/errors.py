@@ -1,0 +1,20 @@
+"""Errors meant for the person at the keyboard: one line that says what is wrong and where."""
+
+
+class ContactLensError(Exception):
+    """A problem with the user's input (a file, a taxonomy, a model directory).
+
+    The CLI prints its message as one line and exits with status 2; the service maps it to a 4xx.
+    """
+
+
+class DataError(ContactLensError):
+    """A data file that cannot be used as it is."""
+
+
+class TaxonomyError(ContactLensError):
+    """A taxonomy file that does not validate."""
+
+
+class ModelError(ContactLensError):
+    """A model directory that is not a usable artifact."""

@@ -1,0 +1,87 @@
+"""Resolving a model URI (`models:/NAME@ALIAS`, `models:/NAME/VERSION` or a directory) to a local artifact.
+
+mlflow is imported only here and only for registry URIs, so serving from a directory never pays for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from contactlens.errors import ModelError
+from contactlens.settings import Settings
+
+_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w\-]+)|/(?P<version>\d+))$")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    version: str  # "NAME/VERSION" for registry models, the directory name otherwise
+    uri: str
+
+
+def client(settings: Settings):  # noqa: ANN201 - MlflowClient, imported lazily
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def registry_version(uri: str, settings: Settings) -> str | None:
+    """The version an alias points at now, or None when it points nowhere (for polling)."""
+    m = _URI.match(uri)
+    if not m or not m["alias"]:
+        return None
+    try:
+        return str(client(settings).get_model_version_by_alias(m["name"], m["alias"]).version)
+    except Exception:
+        return None
+
+
+def resolve(uri: str, settings: Settings) -> ResolvedModel:
+    """A local directory holding the artifact that `uri` names, downloading from the registry if needed."""
+    m = _URI.match(uri)
+    if m is None:
+        path = Path(uri)
+        if uri.startswith("models:/"):
+            raise ModelError(f"'{uri}' is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
+        if not (path / "metadata.json").is_file():
+            raise ModelError(f"{path}: not a ContactLens model directory (no metadata.json)")
+        return ResolvedModel(path, path.name, uri)
+    name = m["name"]
+    try:
+        mc = client(settings)
+        version = m["version"] or str(mc.get_model_version_by_alias(name, m["alias"]).version)
+    except Exception as exc:
+        raise ModelError(f"registry {settings.tracking_uri}: cannot resolve {uri} ({_short(exc)})") from None
+    dest = settings.home / "registry-cache" / name / version
+    found = _find_artifact(dest)
+    if found is None:
+        import mlflow
+
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(dest)
+            )
+        except Exception as exc:
+            raise ModelError(f"cannot download {name} version {version}: {_short(exc)}") from None
+        found = _find_artifact(Path(local))
+    if found is None:
+        raise ModelError(f"{name} version {version} holds no ContactLens artifact")
+    return ResolvedModel(found, f"{name}/{version}", uri)
+
+
+def _find_artifact(root: Path) -> Path | None:
+    if not root.is_dir():
+        return None
+    hits = sorted(p.parent for p in root.rglob("metadata.json") if (p.parent / "heads.joblib").is_file())
+    return hits[0] if hits else None
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

@@ -1,0 +1,74 @@
+"""One settings class, read from `CONTACTLENS_*` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROLES = ("logger", "reviewer", "analyst")
+
+
+class Settings(BaseSettings):
+    """Everything the CLI and the service can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTACTLENS_", extra="ignore")
+
+    home: Path = Field(Path("models"), description="Folder for trained artifacts and the local MLflow store.")
+    mlflow_tracking_uri: str | None = Field(None, description="Default: a SQLite file under `home`.")
+    registered_model_name: str = "contactlens"
+    model_uri: str | None = Field(
+        None, description="`models:/NAME@ALIAS` or an artifact directory. Default: the champion alias."
+    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL. Default: a SQLite file under `home`.")
+    review_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Below this top confidence a contact needs review. Default: the model's.",
+    )
+    api_keys: str = Field("", description="Bootstrap keys: comma-separated `key:role` pairs.")
+    store_raw_text: bool = Field(False, description="Store verbatims unredacted (not recommended).")
+    reload_poll_seconds: float = Field(0.0, ge=0.0, description="Poll the registry alias; 0 disables.")
+    encoder_threads: int = Field(1, ge=1, le=64)
+    max_text_chars: int = Field(10_000, ge=100)
+    session_secret: str | None = Field(None, description="Signs the review pages' session cookie.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            key, _, role = pair.rpartition(":")
+            if not key or role not in ROLES:
+                raise ValueError(
+                    f"CONTACTLENS_API_KEYS entry {pair[:4]}... must be key:role with role in {ROLES}"
+                )
+        return value
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI, defaulting to a SQLite store under `home`."""
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def resolved_model_uri(self) -> str:
+        """The model to serve, defaulting to the registry's champion alias."""
+        return self.model_uri or f"models:/{self.registered_model_name}@champion"
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under `home`."""
+        return self.database_url or f"sqlite:///{(self.home / 'contactlens.db').resolve()}"
+
+    def bootstrap_keys(self) -> dict[str, str]:
+        """The `key -> role` pairs from CONTACTLENS_API_KEYS."""
+        pairs = (p.strip().rpartition(":") for p in self.api_keys.split(",") if p.strip())
+        return {key: role for key, _, role in pairs}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests override with `get_settings.cache_clear()` and env vars."""
+    return Settings()

@@ -1,0 +1,168 @@
+"""Metrics for a description head and a sentiment head. The JSON keys here are a public contract (README)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+from contactlens.model import ContactModel, Scores
+from contactlens.taxonomy import Taxonomy
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """ECE with equal-width confidence bins."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(ece)
+
+
+def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> list[dict[str, float]]:
+    """Per-bin mean confidence, accuracy and count (for the reliability diagram)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            out.append(
+                {
+                    "lower": float(edges[b]),
+                    "upper": float(edges[b + 1]),
+                    "confidence": float(confidence[mask].mean()),
+                    "accuracy": float(correct[mask].mean()),
+                    "count": int(mask.sum()),
+                }
+            )
+    return out
+
+
+def risk_coverage(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coverage, accuracy on the covered part, and the confidence threshold, most confident first."""
+    order = np.argsort(-confidence, kind="stable")
+    hits = correct[order].astype(float)
+    n = np.arange(1, len(hits) + 1)
+    return n / len(hits), np.cumsum(hits) / n, confidence[order]
+
+
+def accuracy_at_coverage(confidence: np.ndarray, correct: np.ndarray, coverage: float) -> float:
+    cov, acc, _ = risk_coverage(confidence, correct)
+    k = max(1, int(np.ceil(coverage * len(cov))))
+    return float(acc[k - 1])
+
+
+def threshold_for_accuracy(confidence: np.ndarray, correct: np.ndarray, target: float) -> tuple[float, float]:
+    """The lowest confidence threshold whose accepted share is at least `target` accurate, and that share.
+
+    Returns (1.0, 0.0) when no share reaches the target: then every contact goes to review.
+    """
+    cov, acc, thr = risk_coverage(confidence, correct)
+    ok = np.nonzero(acc >= target)[0]
+    if len(ok) == 0:
+        return 1.0, 0.0
+    k = ok[-1]
+    return float(thr[k]), float(cov[k])
+
+
+def description_metrics(
+    y_true: list[str], proba: np.ndarray, classes: list[str], taxonomy: Taxonomy | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro F1, top-3, calibration, coverage and per-description/group figures."""
+    y = np.asarray(y_true)
+    cls = np.asarray(classes)
+    pred = cls[proba.argmax(axis=1)]
+    conf = proba.max(axis=1)
+    correct = pred == y
+    top3 = np.argsort(-proba, axis=1)[:, :3]
+    in_top3 = np.array([t in set(cls[row]) for t, row in zip(y, top3, strict=True)])
+    labels = sorted(set(y) | set(pred))
+    p, r, f, s = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    per_desc = {
+        lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, lab in enumerate(labels)
+    }
+    out: dict[str, Any] = {
+        "n": int(len(y)),
+        "accuracy": float(correct.mean()),
+        "macro_f1": float(f1_score(y, pred, labels=sorted(set(y)), average="macro", zero_division=0)),
+        "top3_accuracy": float(in_top3.mean()),
+        "ece": expected_calibration_error(conf, correct),
+        "accuracy_at_coverage_80": accuracy_at_coverage(conf, correct, 0.8),
+        "coverage_at_accuracy_97": threshold_for_accuracy(conf, correct, 0.97)[1],
+        "per_description": per_desc,
+        "confused_pairs": confused_pairs(y, pred),
+        "reliability": reliability(conf, correct),
+    }
+    if taxonomy is not None:
+        groups = {d: taxonomy.descriptions[d].group for d in taxonomy.descriptions}
+        g_true = np.array([groups.get(t, "?") for t in y])
+        g_pred = np.array([groups.get(t, "?") for t in pred])
+        out["group_accuracy"] = float((g_true == g_pred).mean())
+        out["per_group"] = {
+            g: {"accuracy": float(correct[g_true == g].mean()), "n": int((g_true == g).sum())}
+            for g in sorted(set(g_true))
+        }
+    return out
+
+
+def confused_pairs(y: np.ndarray, pred: np.ndarray, top: int = 10) -> list[dict[str, Any]]:
+    """The most frequent (true, predicted) mistakes, either direction counted together."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for t, p in zip(y, pred, strict=True):
+        if t != p:
+            counts[tuple(sorted((str(t), str(p))))] += 1  # type: ignore[index]
+    return [{"a": a, "b": b, "count": n} for (a, b), n in counts.most_common(top)]
+
+
+def sentiment_metrics(y_true: list[str], proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    y = np.asarray(y_true)
+    pred = np.asarray(classes)[proba.argmax(axis=1)]
+    conf = proba.max(axis=1)
+    return {
+        "sentiment_accuracy": float((pred == y).mean()),
+        "sentiment_macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
+        "sentiment_ece": expected_calibration_error(conf, pred == y),
+    }
+
+
+def slices(frame: pd.DataFrame, correct: np.ndarray, column: str, min_n: int = 5) -> dict[str, Any]:
+    """Accuracy per value of a column (channel, site...) with at least `min_n` rows."""
+    out = {}
+    for value, idx in frame.groupby(column).indices.items():
+        if len(idx) >= min_n:
+            out[str(value)] = {"accuracy": float(correct[idx].mean()), "n": int(len(idx))}
+    return out
+
+
+def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | None = None) -> dict[str, Any]:
+    """Score a labelled frame with a model and report every metric of the contract."""
+    scores = scores or model.score(frame["text"].tolist(), progress=len(frame) > 500)
+    y = frame["description"].tolist()
+    out = description_metrics(y, scores.proba, model.classes, model.taxonomy)
+    pred = np.asarray(model.classes)[scores.proba.argmax(axis=1)]
+    correct = pred == np.asarray(y)
+    out["review_threshold"] = model.review_threshold
+    out["review_rate"] = float((scores.top_confidence < model.review_threshold).mean())
+    accepted = scores.top_confidence >= model.review_threshold
+    out["accuracy_when_not_reviewed"] = float(correct[accepted].mean()) if accepted.any() else None
+    short = frame["text"].str.split().str.len() <= 5
+    if short.any():
+        out["slice_short_texts"] = {
+            "accuracy": float(correct[short.to_numpy()].mean()),
+            "n": int(short.sum()),
+        }
+    if "channel" in frame.columns and frame["channel"].str.len().gt(0).any():
+        out["per_channel"] = slices(frame, correct, "channel")
+    has_sent = "sentiment" in frame.columns and frame["sentiment"].str.len().gt(0).all()
+    if has_sent and scores.sentiment is not None and model.sentiment_head is not None:
+        classes = [str(c) for c in model.sentiment_head.classes]
+        out.update(sentiment_metrics(frame["sentiment"].tolist(), scores.sentiment, classes))
+    return out

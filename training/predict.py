@@ -1,0 +1,85 @@
+"""Scoring a whole archive of contacts in chunks, so memory stays flat however long the file is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from contactlens.data import FORMATS, iter_raw_chunks
+from contactlens.errors import DataError
+from contactlens.model import ContactModel
+
+
+def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: int) -> pd.DataFrame:
+    """The chunk with top-k ids and confidences, needs_review and sentiment columns added."""
+    out = chunk.copy()
+    texts = chunk[text_col].tolist()
+    scores = model.score(texts)
+    classes = np.asarray(model.classes)
+    order = np.argsort(-scores.proba, axis=1)[:, :top_k]
+    for k in range(order.shape[1]):
+        out[f"top{k + 1}_id"] = classes[order[:, k]]
+        out[f"top{k + 1}_confidence"] = np.round(scores.proba[np.arange(len(texts)), order[:, k]], 4)
+    empty = np.array([not t.strip() for t in texts])
+    out["needs_review"] = (scores.top_confidence < model.review_threshold) | empty
+    if scores.sentiment is not None and model.sentiment_head is not None:
+        out["sentiment_pred"] = np.asarray(model.sentiment_head.classes)[scores.sentiment.argmax(axis=1)]
+        out["sentiment_confidence"] = np.round(scores.sentiment.max(axis=1), 4)
+    return out
+
+
+class _Writer:
+    """Appends chunks to CSV, JSONL or Parquet without holding the whole output."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fmt = FORMATS.get(path.suffix.lower())
+        if self.fmt is None:
+            raise DataError(f"{path}: unknown output type '{path.suffix}', use .csv, .jsonl or .parquet")
+        self.first = True
+        self.parquet: Any = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            frame.to_csv(self.path, mode="w" if self.first else "a", header=self.first, index=False)
+        elif self.fmt == "jsonl":
+            with self.path.open("w" if self.first else "a", encoding="utf-8") as fh:
+                for rec in frame.to_dict(orient="records"):
+                    fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.path, table.schema)
+            self.parquet.write_table(table.cast(self.parquet.schema))
+        self.first = False
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+
+
+def predict_file(
+    model: ContactModel, data: Path, out: Path, text_col: str = "text", top_k: int = 3, chunk_size: int = 2048
+) -> int:
+    """Score `data` chunk by chunk into `out`; returns the number of rows written."""
+    writer = _Writer(out)
+    n = 0
+    try:
+        with tqdm(desc="scoring", unit="row") as bar:
+            for chunk in iter_raw_chunks(data, text_col, chunk_size):
+                writer.write(score_chunk(model, chunk, text_col, top_k))
+                n += len(chunk)
+                bar.update(len(chunk))
+    finally:
+        writer.close()
+    if n == 0:
+        raise DataError(f"{data}: no rows to score")
+    return n
