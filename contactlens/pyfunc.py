@@ -23,7 +23,8 @@ class ContactLensPyfunc(PythonModel):  # type: ignore[misc,valid-type]
 
         self.model = ContactModel.load(context.artifacts[ARTIFACT_KEY])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        # No type hints here: MLflow would try (and fail) to derive a schema from them.
         if isinstance(model_input, pd.DataFrame):
             texts = model_input["text"].astype(str).tolist()  # the column, never the frame's column names
         else:
