@@ -166,3 +166,19 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
         classes = [str(c) for c in model.sentiment_head.classes]
         out.update(sentiment_metrics(frame["sentiment"].tolist(), scores.sentiment, classes))
     return out
+
+
+def worst_errors(model: ContactModel, frame: pd.DataFrame, scores: Scores, n: int = 10) -> pd.DataFrame:
+    """The most confident mistakes: where the model is surest and wrong (label problems hide here too)."""
+    classes = np.asarray(model.classes)
+    pred = classes[scores.proba.argmax(axis=1)]
+    wrong = pred != frame["description"].to_numpy()
+    out = pd.DataFrame(
+        {
+            "text": scores.cleaned,
+            "true": frame["description"].to_numpy(),
+            "predicted": pred,
+            "confidence": scores.top_confidence.round(3),
+        }
+    )[wrong]
+    return out.sort_values("confidence", ascending=False).head(n).reset_index(drop=True)

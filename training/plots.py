@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import confusion_matrix  # noqa: E402
+from training.evaluate import risk_coverage
 
-from training.evaluate import risk_coverage  # noqa: E402
+# Figures are built without pyplot: no global backend, safe in threads and servers, and shown inline in notebooks.
 
 
 def confusion_figure(y_true: list[str], y_pred: list[str], labels: list[str]) -> Any:
@@ -20,7 +19,8 @@ def confusion_figure(y_true: list[str], y_pred: list[str], labels: list[str]) ->
     cm = confusion_matrix(y_true, y_pred, labels=labels).astype(float)
     cm /= np.clip(cm.sum(axis=1, keepdims=True), 1, None)
     size = max(6.0, 0.22 * len(labels))
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
     ticks = np.arange(len(labels))
     ax.set_xticks(ticks, labels, rotation=90, fontsize=6)
@@ -34,7 +34,8 @@ def confusion_figure(y_true: list[str], y_pred: list[str], labels: list[str]) ->
 
 def reliability_figure(bins: list[dict[str, float]]) -> Any:
     """Accuracy against mean confidence per bin, with the diagonal of perfect calibration."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     conf = [b["confidence"] for b in bins]
     acc = [b["accuracy"] for b in bins]
@@ -54,7 +55,8 @@ def reliability_figure(bins: list[dict[str, float]]) -> Any:
 def risk_coverage_figure(confidence: np.ndarray, correct: np.ndarray, target: float = 0.97) -> Any:
     """Accuracy of the auto-accepted share as the confidence threshold falls."""
     cov, acc, _ = risk_coverage(confidence, correct)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     ax.plot(cov, acc)
     ax.axhline(target, color="grey", ls="--", label=f"{target:.0%} accuracy")
     ax.set_xlabel("coverage (share auto-accepted)")
@@ -67,5 +69,4 @@ def risk_coverage_figure(confidence: np.ndarray, correct: np.ndarray, target: fl
 
 def save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
