@@ -60,6 +60,10 @@ def log_training(
     assert model.path is not None
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     mc = client(settings)
+    if mc.get_experiment_by_name(EXPERIMENT) is None:
+        # Keep run artifacts beside the tracking store, not in whatever folder the command ran from.
+        location = (settings.home / "mlartifacts").resolve().as_uri()
+        mc.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     meta = model.metadata
     with mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory() as tmp:
