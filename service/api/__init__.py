@@ -1,0 +1,1 @@
+"""The HTTP API, one router per area; `service.app` includes them all."""

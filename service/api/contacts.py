@@ -1,0 +1,160 @@
+"""`/v1/contacts`: log contacts (one transaction each, doubtful ones queued); list them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import Select, func, select
+
+from contactlens.text import clean
+from service.auth import Logger, Reader
+from service.deps import ModelDep, SessionDep, SettingsDep, check_description, check_lengths, invalid
+from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
+from service.store import Contact, ReviewItem, Suggestion, utcnow
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+
+@router.post("", response_model=ContactPublic, status_code=201)
+def log_contact(body: ContactCreate, model: ModelDep, settings: SettingsDep, session: SessionDep, who: Logger) -> Any:
+    """Log a contact; it joins the review queue if its suggestion was doubtful or was not followed."""
+    check_lengths([body.text], settings)
+    did = check_description(model, body.description)
+    with session.begin():
+        suggestion = _suggestion(session, body.suggestion_id)
+        contact = Contact(
+            text=body.text if settings.store_raw_text else clean(body.text),
+            text_redacted=not settings.store_raw_text,
+            channel=body.channel,
+            site=body.site,
+            received_at=to_utc(body.received_at) if body.received_at else utcnow(),
+            logged_by=who.name,
+            description_id=did,
+            sentiment=body.sentiment,
+            current_description_id=did,
+            current_group_id=model.taxonomy.descriptions[did].group,
+            current_sentiment=body.sentiment,
+            suggestion_id=suggestion.id if suggestion else None,
+        )
+        session.add(contact)
+        reasons = review_reasons(suggestion, did)
+        if reasons:
+            contact.review = ReviewItem(reason=",".join(reasons))
+        session.flush()
+        return contact_public(contact)
+
+
+@router.get("", response_model=ContactPage)
+def list_contacts(
+    session: SessionDep,
+    _: Reader,
+    from_: Annotated[DateBound | None, Query(alias="from", description="Received at or after.")] = None,
+    to: Annotated[DateBound | None, Query(description="Received before (a date includes that day).")] = None,
+    description: Annotated[str | None, Query(max_length=200)] = None,
+    group: Annotated[str | None, Query(max_length=200)] = None,
+    channel: Channel | None = None,
+    site: Annotated[str | None, Query(max_length=200)] = None,
+    sentiment: Sentiment | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Contacts, newest first, filtered by date range and current labels, a page at a time."""
+    stmt = date_range(select(Contact), from_, to)
+    filters = {
+        Contact.current_description_id: description,
+        Contact.current_group_id: group,
+        Contact.channel: channel,
+        Contact.site: site,
+        Contact.current_sentiment: sentiment,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Contact.received_at.desc(), Contact.id.desc()).limit(limit).offset(offset))
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": [contact_public(c) for c in rows.unique()],
+    }
+
+
+@router.get("/{contact_id}", response_model=ContactPublic)
+def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
+    """One contact by id."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise HTTPException(404, f"no contact with id {contact_id}")
+    return contact_public(contact)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _suggestion(session: SessionDep, suggestion_id: str | None) -> Suggestion | None:
+    if suggestion_id is None:
+        return None
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        invalid("suggestion_id", f"unknown suggestion id '{suggestion_id}'", suggestion_id)
+    answered = session.scalar(select(Contact.id).where(Contact.suggestion_id == suggestion_id))
+    if answered is not None:
+        raise HTTPException(409, f"suggestion {suggestion_id} was already logged as contact {answered}")
+    return suggestion
+
+
+def review_reasons(suggestion: Suggestion | None, description_id: str) -> list[str]:
+    """Why a contact needs a reviewer: a doubtful suggestion, or one the person logging it did not follow."""
+    if suggestion is None:
+        return []
+    reasons = ["low_confidence"] if suggestion.needs_review else []
+    if suggestion.top1_id != description_id:
+        reasons.append("disagreement")
+    return reasons
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive UTC, as stored; a naive input is taken to be UTC already."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def bounds(from_: date | None, to: date | None) -> tuple[datetime | None, datetime | None]:
+    """A half-open [start, end) in naive UTC; a bare date as `to` includes that whole day."""
+    start = end = None
+    if from_ is not None:
+        start = to_utc(from_) if isinstance(from_, datetime) else datetime.combine(from_, time())
+    if to is not None:
+        end = to_utc(to) if isinstance(to, datetime) else datetime.combine(to + timedelta(days=1), time())
+    return start, end
+
+
+def date_range(stmt: Select, from_: date | None, to: date | None) -> Select:
+    start, end = bounds(from_, to)
+    if start is not None:
+        stmt = stmt.where(Contact.received_at >= start)
+    if end is not None:
+        stmt = stmt.where(Contact.received_at < end)
+    return stmt
+
+
+def contact_public(c: Contact) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "text": c.text,
+        "text_redacted": c.text_redacted,
+        "channel": c.channel,
+        "site": c.site,
+        "received_at": c.received_at,
+        "logged_at": c.logged_at,
+        "logged_by": c.logged_by,
+        "description": c.description_id,
+        "sentiment": c.sentiment,
+        "current_description": c.current_description_id,
+        "current_group": c.current_group_id,
+        "current_sentiment": c.current_sentiment,
+        "suggestion_id": c.suggestion_id,
+        "review_status": c.review.status if c.review else "none",
+    }

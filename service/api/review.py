@@ -1,0 +1,119 @@
+"""`/v1/review`: the queue of doubtful contacts and reviewers' decisions (an append-only audit trail)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import case, func, select, update
+
+from service.api.contacts import contact_public
+from service.auth import Reviewer
+from service.deps import ModelDep, SessionDep, check_description
+from service.schemas import ReviewDecisionCreate, ReviewItemPublic, ReviewPage
+from service.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+
+
+@router.get("", response_model=ReviewPage)
+def review_queue(
+    session: SessionDep,
+    _: Reviewer,
+    status: Literal["pending", "decided", "all"] = "all",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Review items, pending first, oldest first."""
+    stmt = select(ReviewItem)
+    if status != "all":
+        stmt = stmt.where(ReviewItem.status == status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pending = session.scalar(select(func.count()).where(ReviewItem.status == PENDING)) or 0
+    order = (case((ReviewItem.status == PENDING, 0), else_=1), ReviewItem.created_at, ReviewItem.id)
+    items = session.scalars(stmt.order_by(*order).limit(limit).offset(offset)).unique()
+    return {
+        "total": total,
+        "pending": pending,
+        "limit": limit,
+        "offset": offset,
+        "items": [item_public(i) for i in items],
+    }
+
+
+@router.get("/{item_id}", response_model=ReviewItemPublic)
+def review_item(item_id: int, session: SessionDep, _: Reviewer) -> Any:
+    """One review item with its contact, the suggestions and every decision so far."""
+    return item_public(_get(session, item_id))
+
+
+@router.post("/{item_id}", response_model=ReviewItemPublic)
+def decide(item_id: int, body: ReviewDecisionCreate, model: ModelDep, session: SessionDep, who: Reviewer) -> Any:
+    """Record a reviewer's label; a second decision needs `override: true` and both stay on record."""
+    did = check_description(model, body.description)
+    with session.begin():
+        item = _get(session, item_id)
+        now = utcnow()
+        # A conditional UPDATE claims the item, so two reviewers deciding at once cannot both win.
+        claim = update(ReviewItem).where(ReviewItem.id == item_id)
+        if not body.override:
+            claim = claim.where(ReviewItem.status == PENDING)
+        claimed = session.execute(claim.values(status=DECIDED, decided_by=who.name, decided_at=now))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+            session.refresh(item)
+            raise HTTPException(
+                409,
+                f"review item {item_id} was already decided by {item.decided_by} at "
+                f"{item.decided_at:%Y-%m-%d %H:%M:%S} UTC; send override: true to replace that decision",
+            )
+        session.add(
+            ReviewDecision(
+                review_item_id=item_id,
+                reviewer=who.name,
+                decided_at=now,
+                description_id=did,
+                sentiment=body.sentiment,
+                note=body.note,
+                override=body.override,
+            )
+        )
+        contact = session.get_one(Contact, item.contact_id)
+        contact.current_description_id = did
+        contact.current_group_id = model.taxonomy.descriptions[did].group
+        if body.sentiment is not None:
+            contact.current_sentiment = body.sentiment
+    session.expire_all()
+    return item_public(_get(session, item_id))
+
+
+def _get(session: SessionDep, item_id: int) -> ReviewItem:
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise HTTPException(404, f"no review item with id {item_id}")
+    return item
+
+
+def item_public(item: ReviewItem) -> dict[str, Any]:
+    suggestion = item.contact.suggestion
+    return {
+        "id": item.id,
+        "status": item.status,
+        "reason": item.reason,
+        "created_at": item.created_at,
+        "decided_by": item.decided_by,
+        "decided_at": item.decided_at,
+        "contact": contact_public(item.contact),
+        "suggestions": suggestion.ranked if suggestion else [],
+        "decisions": [
+            {
+                "id": d.id,
+                "reviewer": d.reviewer,
+                "decided_at": d.decided_at,
+                "description": d.description_id,
+                "sentiment": d.sentiment,
+                "note": d.note,
+                "override": d.override,
+            }
+            for d in item.decisions
+        ],
+    }

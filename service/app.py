@@ -1,0 +1,139 @@
+"""The FastAPI application: `create_app(settings)` wires the model, the store, auth, metrics and the routers.
+
+Run it with `contactlens serve` (uvicorn on this factory). The model and the database engine are created in
+the lifespan and kept on `app.state`; routes reach them through `service.deps`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from contactlens.errors import ContactLensError
+from contactlens.model import ContactModel
+from contactlens.settings import Settings, get_settings
+from service import reloader
+from service.api import admin, catalog, contacts, health, reports, review, suggest
+from service.auth import KeyRing
+from service.metrics import LatencyMiddleware, Metrics
+from service.store import describe_url, make_engine, session_factory, short_error, upgrade
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Suggest contact descriptions while a contact is logged, store every contact centrally and
+queue the doubtful ones for review. Send an API key in the `X-API-Key` header: roles `logger` (suggest, log
+and read contacts), `reviewer` (review queue, read contacts), `analyst` (everything, reports, reload)."""
+
+
+def create_app(settings: Settings | None = None, model: ContactModel | None = None) -> FastAPI:
+    """Build the app. Without `model`, the lifespan loads `settings.resolved_model_uri`."""
+    settings = settings or get_settings()
+    app = FastAPI(title="ContactLens", version="1", description=DESCRIPTION, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.model = model
+    app.state.keys = KeyRing(settings.bootstrap_keys())
+    app.state.metrics = Metrics()
+    app.state.reload_lock = asyncio.Lock()
+    app.state.migrated = False
+    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
+    for module in (suggest, contacts, review, catalog, reports, admin, health):
+        app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(IntegrityError, _conflict)
+    app.add_exception_handler(SQLAlchemyError, _database_down)
+    app.add_exception_handler(ContactLensError, _contactlens_error)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state = app.state
+    settings: Settings = state.settings
+    state.engine = make_engine(settings.db_url)
+    state.sessions = session_factory(state.engine)
+    try:
+        await run_in_threadpool(upgrade, state.engine)
+        state.migrated = True
+    except SQLAlchemyError as exc:  # serve suggestions anyway; writes answer 503 and /readyz says why
+        log.error("database %s unavailable at start-up: %s", describe_url(state.engine), short_error(exc))
+    if state.model is None:
+        try:
+            state.model = await run_in_threadpool(_load, settings.resolved_model_uri)
+        except ContactLensError as exc:
+            log.error("cannot serve: %s; train one (`contactlens train`) or run `contactlens serve --bootstrap`", exc)
+            state.engine.dispose()
+            raise
+    await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
+    log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
+    poller = None
+    if settings.reload_poll_seconds > 0 and settings.resolved_model_uri.startswith("models:/"):
+        poller = asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds))
+    try:
+        yield
+    finally:
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        state.engine.dispose()
+
+
+def _load(uri: str) -> ContactModel:
+    from contactlens.cliutil import load_model
+
+    return load_model(uri)
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else []
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with FastAPI's error list and one line naming the field. Inputs are not echoed (verbatims)."""
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, Any]] = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()]
+    first: dict[str, Any] = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": ""}
+    if first.get("type") == "json_invalid":
+        pos = first["loc"][1] if len(first["loc"]) > 1 else "?"
+        reason = (first.get("ctx") or {}).get("error", first["msg"])
+        message = f"field 'body': invalid JSON at position {pos}: {reason}"
+    else:
+        message = f"field '{_field(tuple(first['loc']))}': {first['msg']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return JSONResponse({"detail": jsonable_encoder(errors), "message": message}, status_code=422)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s conflicts with stored data: %s", request.method, request.url.path, short_error(exc))
+    return JSONResponse({"detail": "the request conflicts with stored data (a duplicate?)"}, status_code=409)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    request.app.state.metrics.db_errors.inc()
+    log.error(
+        "database unavailable: %s %s refused with 503, nothing stored (%s)",
+        request.method,
+        request.url.path,
+        short_error(exc),
+    )
+    detail = "the database is unavailable; nothing was stored, try again later"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _contactlens_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=422)

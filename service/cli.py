@@ -1,0 +1,168 @@
+"""Commands for running the service: `serve` and `keys create/list/revoke`.
+
+Heavy modules (FastAPI, SQLAlchemy, training) are imported inside the commands: `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from contactlens.cliutil import friendly
+from contactlens.errors import ContactLensError
+from contactlens.settings import ROLES, Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+app = typer.Typer()
+keys_app = typer.Typer(help="Create, list and revoke API keys (only their hashes are stored).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+log = logging.getLogger(__name__)
+_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w\-]+)$")
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    bootstrap: Annotated[
+        bool,
+        typer.Option("--bootstrap", help="Train and register the default model first if none is registered."),
+    ] = False,
+    data: Annotated[Path, typer.Option(help="Training data for --bootstrap.")] = Path("data/train.csv"),
+    taxonomy: Annotated[Path, typer.Option(help="Taxonomy for --bootstrap.")] = Path("data/taxonomy.yaml"),
+    eval_data: Annotated[Path, typer.Option(help="Held-out data for --bootstrap.")] = Path("data/test.csv"),
+) -> None:
+    """Serve the API (OpenAPI docs at /docs) with uvicorn."""
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    settings = get_settings()
+    if bootstrap:
+        _bootstrap(settings, data, taxonomy, eval_data)
+    _migrate_once(settings)
+    config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"]}}
+    for name in ("service", "contactlens", "training"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    typer.echo(f"serving {settings.resolved_model_uri} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=config)
+
+
+def _bootstrap(settings: Settings, data: Path, taxonomy: Path, eval_data: Path) -> None:
+    """Train and register a model on `data` unless the configured model exists already."""
+    from contactlens.registry import registry_version
+
+    uri = settings.resolved_model_uri
+    m = _ALIAS.match(uri)
+    if m is None or m["name"] != settings.registered_model_name:
+        if uri.startswith("models:/") or (Path(uri) / "metadata.json").is_file():
+            return  # a pinned version or an artifact directory: nothing to bootstrap
+        raise ContactLensError(
+            f"CONTACTLENS_MODEL_URI={uri}: no model there, and --bootstrap trains only into the registry"
+        )
+    if registry_version(uri, settings) is not None:
+        typer.echo(f"{uri} is registered: serving it")
+        return
+    from contactlens import data as datamod
+    from contactlens import taxonomy as taxmod
+    from training.cli import fit_and_log
+    from training.config import load_config
+
+    typer.echo(f"no model at {uri}: training one on {data} (this takes a few minutes)")
+    tax = taxmod.load(taxonomy)
+    frame = datamod.load(data)
+    test = datamod.apply_migrations(datamod.load(eval_data), tax) if eval_data.is_file() else None
+    out = settings.home / "artifacts" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    for line in fit_and_log(frame, tax, load_config(), out, test, str(data), True, m["alias"], None):
+        typer.echo(line)
+
+
+def _migrate_once(settings: Settings) -> None:
+    """Bring the schema to head before the workers start, so they never race to create it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.store import describe_url, make_engine, short_error, upgrade
+
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        typer.secho(f"warning: database {describe_url(engine)} unavailable: {short_error(exc)}", err=True)
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------------- keys
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A transaction on the service's database (schema brought up to date first)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.store import describe_url, make_engine, session_factory, short_error, upgrade
+
+    engine = make_engine(get_settings().db_url)
+    try:
+        upgrade(engine)
+        with session_factory(engine).begin() as session:
+            yield session
+    except SQLAlchemyError as exc:
+        raise ContactLensError(f"database {describe_url(engine)}: {short_error(exc)}") from None
+    except ValueError as exc:
+        raise ContactLensError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("create")
+@friendly
+def keys_create(
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key (unique).")],
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    from service.auth import create_key
+
+    if not name.strip():
+        raise ContactLensError("--name must not be empty")
+    with _session() as session:
+        key = create_key(session, name.strip(), role)
+    typer.echo(key)
+    typer.echo(f"created key '{name.strip()}' with role {role}; it is shown only this once", err=True)
+
+
+@keys_app.command("list")
+@friendly
+def keys_list() -> None:
+    """List keys: name, role, created, revoked (never the keys)."""
+    from service.auth import list_keys
+
+    with _session() as session:
+        rows = [(k.name, k.role, k.created_at, k.revoked_at) for k in list_keys(session)]
+    if not rows:
+        typer.echo("no keys stored (bootstrap keys from CONTACTLENS_API_KEYS are not listed)")
+    for name, role, created, revoked in rows:
+        state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
+        typer.echo(f"{name}\t{role}\tcreated {created:%Y-%m-%d %H:%M}\t{state}")
+
+
+@keys_app.command("revoke")
+@friendly
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key by name (the record is kept)."""
+    from service.auth import revoke_key
+
+    with _session() as session:
+        revoke_key(session, name)
+    typer.echo(f"revoked '{name}'")

@@ -1,0 +1,95 @@
+"""Swapping the served model without a restart: on request (`POST /v1/admin/reload`) or by polling the alias.
+
+The new model is loaded and smoke-tested in a worker thread while the old one keeps answering; the swap is a
+single attribute assignment, so requests that already hold the old model finish with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from contactlens.cliutil import load_model
+from contactlens.errors import ContactLensError
+from contactlens.model import ContactModel
+
+log = logging.getLogger(__name__)
+
+
+class ReloadError(Exception):
+    """A reload was refused; the old model keeps serving. `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _load_checked(uri: str) -> ContactModel:
+    model = load_model(uri)
+    try:  # a model that loads but cannot score (a broken encoder file) must never be swapped in
+        result = model.suggest(["Where is my parcel? It was due yesterday."], top_k=1)[0]
+        model.describe(result["suggestions"][0]["id"], 0.0)
+    except Exception as exc:
+        raise ContactLensError(
+            f"{uri}: the model loads but fails a test suggestion ({type(exc).__name__}: {exc})"
+        ) from None
+    return model
+
+
+async def reload(app: FastAPI) -> dict[str, Any]:
+    """Load `settings.resolved_model_uri` and swap it in, or raise ReloadError (the old model stays)."""
+    lock: asyncio.Lock = app.state.reload_lock
+    if lock.locked():
+        raise ReloadError(409, "a reload is already in progress")
+    async with lock:
+        uri = app.state.settings.resolved_model_uri
+        old: ContactModel = app.state.model
+        started = time.perf_counter()
+        try:
+            new = await run_in_threadpool(_load_checked, uri)
+        except ContactLensError as exc:
+            app.state.metrics.reloads.labels("refused").inc()
+            log.error("reload refused, still serving %s: %s", old.version, exc)
+            raise ReloadError(422, f"reload refused, still serving {old.version}: {exc}") from None
+        except Exception as exc:  # anything else the loader throws: refuse all the same, never crash the app
+            app.state.metrics.reloads.labels("refused").inc()
+            log.exception("reload of %s failed, still serving %s", uri, old.version)
+            raise ReloadError(
+                422, f"reload refused, still serving {old.version}: {type(exc).__name__}: {exc}"
+            ) from None
+        app.state.model = new  # the atomic swap
+        app.state.metrics.reloads.labels("ok").inc()
+        log.info("reloaded model %s (was %s) from %s", new.version, old.version, uri)
+        return {
+            "reloaded": True,
+            "model_version": new.version,
+            "previous_version": old.version,
+            "taxonomy_version": new.taxonomy.version,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+
+async def poll(app: FastAPI, every: float) -> None:
+    """Reload whenever the registry alias points at another version than the one serving."""
+    from contactlens.registry import registry_version
+
+    settings = app.state.settings
+    uri = settings.resolved_model_uri
+    seen = await run_in_threadpool(registry_version, uri, settings)
+    while True:
+        await asyncio.sleep(every)
+        now = await run_in_threadpool(registry_version, uri, settings)
+        if now is None or now == seen:
+            continue
+        log.info("registry alias %s moved to version %s: reloading", uri, now)
+        try:
+            await reload(app)
+            seen = now
+        except ReloadError as exc:
+            seen = now  # do not retry a refused version every poll; a new version will be tried
+            log.error("polled reload failed: %s", exc)

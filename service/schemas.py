@@ -1,0 +1,264 @@
+"""Typed request and response bodies, split by direction: `*Request`/`*Create` come in, `*Public` go out.
+
+Limits live in `Field(...)`. The text length limit is a setting (`max_text_chars`), so it is checked in the
+route (see `service.deps.check_lengths`); the rules that never change (not blank, no control characters) are
+checked here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+from contactlens.data import CHANNELS, SENTIMENTS
+from contactlens.text import contains_control_chars
+
+MAX_BATCH = 256
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+Sentiment = Literal[SENTIMENTS]  # type: ignore[valid-type]
+Role = Literal["logger", "reviewer", "analyst"]
+ReportBy = Literal["group", "description", "channel", "site", "sentiment"]
+
+
+def _check_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    if contains_control_chars(value):
+        pos = next(i for i, ch in enumerate(value) if contains_control_chars(ch))
+        raise ValueError(f"holds a NUL or other control character (U+{ord(value[pos]):04X} at position {pos})")
+    return value
+
+
+Verbatim = Annotated[str, AfterValidator(_check_text), Field(description="The verbatim as typed or received.")]
+DescriptionId = Annotated[str, Field(min_length=1, max_length=200, description="A taxonomy description id.")]
+
+
+def _parse_bound(value: object) -> date | datetime:
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text[:40]}' is not a date (YYYY-MM-DD) or ISO 8601 date-time") from None
+
+
+# A bare date as `to` includes that whole day (see service.api.contacts.bounds).
+DateBound = Annotated[
+    date | datetime,
+    PlainValidator(_parse_bound),
+    WithJsonSchema({"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time"}),
+]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a misspelt field is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------------------------ suggest
+
+
+class SuggestRequest(Strict):
+    text: Verbatim
+    channel: Channel | None = None
+    top_k: int = Field(3, ge=1, le=10)
+
+
+class BatchSuggestRequest(Strict):
+    texts: list[Verbatim] = Field(min_length=1, max_length=MAX_BATCH)
+    channel: Channel | None = None
+    top_k: int = Field(3, ge=1, le=10)
+
+
+class Suggestion(BaseModel):
+    id: str
+    name: str
+    group: str
+    group_id: str
+    owner: str
+    confidence: float
+
+
+class SentimentPublic(BaseModel):
+    label: str
+    confidence: float
+
+
+class SuggestResponse(BaseModel):
+    suggestion_id: str | None = Field(description="Quote it when logging the contact; null if it was not stored.")
+    suggestions: list[Suggestion]
+    sentiment: SentimentPublic | None
+    needs_review: bool
+    redacted_text: str
+    model_version: str
+    taxonomy_version: str
+
+
+class BatchSuggestResponse(BaseModel):
+    results: list[SuggestResponse]
+
+
+# ----------------------------------------------------------------------------------------------- contacts
+
+
+class ContactCreate(Strict):
+    text: Verbatim
+    channel: Channel
+    site: str | None = Field(None, max_length=200)
+    received_at: datetime | None = Field(None, description="When the contact arrived (default: now).")
+    description: DescriptionId
+    sentiment: Sentiment | None = None
+    suggestion_id: str | None = Field(None, max_length=32, description="The /v1/suggest answer it follows.")
+
+
+class ContactPublic(BaseModel):
+    id: int
+    text: str
+    text_redacted: bool
+    channel: str
+    site: str | None
+    received_at: datetime
+    logged_at: datetime
+    logged_by: str
+    description: str = Field(description="The description chosen when logging.")
+    sentiment: str | None
+    current_description: str = Field(description="The latest reviewed description, else the logged one.")
+    current_group: str
+    current_sentiment: str | None
+    suggestion_id: str | None
+    review_status: Literal["none", "pending", "decided"]
+
+
+class ContactPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[ContactPublic]
+
+
+# ------------------------------------------------------------------------------------------------- review
+
+
+class ReviewDecisionCreate(Strict):
+    description: DescriptionId
+    sentiment: Sentiment | None = None
+    note: str | None = Field(None, max_length=2000)
+    override: bool = Field(False, description="Replace an earlier decision (both stay in the audit trail).")
+
+
+class ReviewDecisionPublic(BaseModel):
+    id: int
+    reviewer: str
+    decided_at: datetime
+    description: str
+    sentiment: str | None
+    note: str | None
+    override: bool
+
+
+class RankedSuggestion(BaseModel):
+    id: str
+    confidence: float
+
+
+class ReviewItemPublic(BaseModel):
+    id: int
+    status: Literal["pending", "decided"]
+    reason: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    contact: ContactPublic
+    suggestions: list[RankedSuggestion]
+    decisions: list[ReviewDecisionPublic]
+
+
+class ReviewPage(BaseModel):
+    total: int
+    pending: int
+    limit: int
+    offset: int
+    items: list[ReviewItemPublic]
+
+
+# ------------------------------------------------------------------------------------------------ catalog
+
+
+class DescriptionPublic(BaseModel):
+    id: str
+    name: str
+    owner: str
+    guidance: str
+    examples: list[str]
+    status: str
+
+
+class GroupPublic(BaseModel):
+    id: str
+    name: str
+    descriptions: list[DescriptionPublic]
+
+
+class TaxonomyPublic(BaseModel):
+    name: str
+    version: str
+    groups: list[GroupPublic]
+    migrations: list[dict[str, str]]
+
+
+class ModelPublic(BaseModel):
+    version: str
+    taxonomy_name: str
+    taxonomy_version: str
+    created_at: str | None
+    n_train: int | None
+    descriptions: int
+    sentiment_available: bool
+    review_threshold: float
+    metrics: dict[str, dict[str, float]] = Field(description="Scalar metrics per split (validation, test).")
+
+
+# ------------------------------------------------------------------------------------------------ reports
+
+
+class ReportRow(BaseModel):
+    value: str | None
+    contacts: int
+    with_suggestion: int
+    acceptance_top1: float | None
+    acceptance_top3: float | None
+    review_rate: float | None
+    reviewed: int
+    reviewer_agreement: float | None
+
+
+class ReportSummary(BaseModel):
+    by: ReportBy
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    total: ReportRow
+    rows: list[ReportRow]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# ------------------------------------------------------------------------------------------------- admin
+
+
+class ReloadResponse(BaseModel):
+    reloaded: bool
+    model_version: str
+    previous_version: str
+    taxonomy_version: str
+    seconds: float
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None = None
+    database: str | None = None
+    reason: str | None = None

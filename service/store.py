@@ -1,0 +1,203 @@
+"""The central store: SQLAlchemy 2 typed ORM tables, the engine, and Alembic migrations applied at start-up.
+
+Tables: `suggestions` (what the model proposed, so acceptance can be reported), `contacts` (every logged
+contact), `review_items` (the queue) with `review_decisions` (append-only audit trail) and `api_keys`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+log = logging.getLogger(__name__)
+
+PENDING, DECIDED = "pending", "decided"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> datetime:
+    """Naive UTC: what every timestamp column holds (SQLite keeps no time zone)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Suggestion(Base):
+    """One `/v1/suggest` answer. Ranks 1-3 are columns so acceptance can be counted in SQL."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    model_version: Mapped[str] = mapped_column(String(200))
+    taxonomy_version: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    top1_id: Mapped[str] = mapped_column(String(200))
+    top2_id: Mapped[str | None] = mapped_column(String(200))
+    top3_id: Mapped[str | None] = mapped_column(String(200))
+    top1_confidence: Mapped[float] = mapped_column(Float)
+    ranked: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{id, confidence}] best first
+    sentiment: Mapped[str | None] = mapped_column(String(32))
+    needs_review: Mapped[bool] = mapped_column(Boolean)
+
+
+class Contact(Base):
+    """A logged contact. `description_id`/`sentiment` are as logged; `current_*` follow the latest review."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_received_at", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(Text)
+    text_redacted: Mapped[bool] = mapped_column(Boolean)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    site: Mapped[str | None] = mapped_column(String(200), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    logged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    logged_by: Mapped[str] = mapped_column(String(200))
+    description_id: Mapped[str] = mapped_column(String(200))
+    sentiment: Mapped[str | None] = mapped_column(String(32))
+    current_description_id: Mapped[str] = mapped_column(String(200), index=True)
+    current_group_id: Mapped[str] = mapped_column(String(200), index=True)
+    current_sentiment: Mapped[str | None] = mapped_column(String(32), index=True)
+    suggestion_id: Mapped[str | None] = mapped_column(ForeignKey("suggestions.id"), unique=True)
+
+    suggestion: Mapped[Suggestion | None] = relationship(lazy="joined")
+    review: Mapped[ReviewItem | None] = relationship(back_populates="contact", lazy="joined")
+
+
+class ReviewItem(Base):
+    """A contact in the review queue; `status` is pending until a reviewer decides."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    contact: Mapped[Contact] = relationship(back_populates="review", lazy="joined")
+    decisions: Mapped[list[ReviewDecision]] = relationship(
+        order_by="ReviewDecision.id", lazy="selectin", back_populates="item"
+    )
+
+
+class ReviewDecision(Base):
+    """One reviewer's label for a review item. Never updated or deleted: the audit trail."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    description_id: Mapped[str] = mapped_column(String(200))
+    sentiment: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    override: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    item: Mapped[ReviewItem] = relationship(back_populates="decisions")
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# ------------------------------------------------------------------------------------------------ engine
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a connect timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            with contextlib.suppress(OSError):  # if it cannot be made, connecting fails and says so
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    args = {"connect_timeout": 3} if parsed.get_backend_name() == "postgresql" else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=args)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL is corruption-safe and survives a crash of the service; only a power cut can undo the
+    # last commits. It halves the cost of the suggest insert. Use PostgreSQL where that matters.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply the Alembic migrations up to head (a no-op when the schema is current)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).resolve().parent / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def ping(engine: Engine) -> None:
+    """Raise if the database cannot answer a trivial query."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def describe_url(engine: Engine) -> str:
+    """The database URL without its password, for log lines."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def short_error(exc: BaseException) -> str:
+    """The first line of an error, for log lines and messages (driver errors run to many lines)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__

@@ -1,0 +1,119 @@
+"""The summary report, checked against hand-counted numbers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from service_helpers import HEADERS, log_contact, other_than, suggest
+
+
+@pytest.fixture
+def scenario(make_client, database_url: str) -> TestClient:
+    """Six contacts whose acceptance and review outcomes are known (the threshold queues only disagreements).
+
+    | contact | received   | channel | site  | sentiment | logged      | queued | review decision  |
+    | C1      | 2026-01-05 | email   | Leeds | negative  | top-1       | no     |                  |
+    | C2      | 2026-01-06 | phone   | Leeds | negative  | top-2       | yes    | top-1 (agrees)   |
+    | C3      | 2026-01-07 | email   | York  |           | not in top3 | yes    | same (disagrees) |
+    | C4      | 2026-01-08 | letter  | York  | positive  | no suggestion | no   |                  |
+    | C5      | 2026-02-02 | email   | Leeds | neutral   | top-1       | no     |                  |
+    | C6      | 2026-01-09 | phone   | York  | negative  | top-3       | yes    | pending          |
+    """
+    client = make_client(database_url=database_url, review_threshold=0.0)
+
+    def answered(text: str) -> tuple[str, list[str]]:
+        a = suggest(client, text)
+        return a["suggestion_id"], [s["id"] for s in a["suggestions"]]
+
+    def contact(day: str, channel: str, site: str, sentiment: str | None, description: str, sid=None) -> dict:
+        return log_contact(
+            client,
+            received_at=day,
+            channel=channel,
+            site=site,
+            sentiment=sentiment,
+            description=description,
+            suggestion_id=sid,
+        )
+
+    sid, top = answered("My parcel never came")
+    contact("2026-01-05", "email", "Leeds", "negative", top[0], sid)
+    sid, top = answered("Sofa delivered with a scratch on the arm")
+    c2 = contact("2026-01-06", "phone", "Leeds", "negative", top[1], sid)
+    sid, top = answered("The app crashes when I pay")
+    c3 = contact("2026-01-07", "email", "York", None, other_than(client, top), sid)
+    contact("2026-01-08", "letter", "York", "positive", "late_delivery")
+    sid, top = answered("Refund not received yet")
+    contact("2026-02-02", "email", "Leeds", "neutral", top[0], sid)
+    sid, top = answered("Staff in the café were rude")
+    contact("2026-01-09", "phone", "York", "negative", top[2], sid)
+
+    items = {i["contact"]["id"]: i for i in client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]}
+    assert len(items) == 3
+    c2_top = items[c2["id"]]["suggestions"][0]["id"]
+    for cid, description in ((c2["id"], c2_top), (c3["id"], c3["description"])):
+        r = client.post(
+            f"/v1/review/{items[cid]['id']}", json={"description": description}, headers=HEADERS["reviewer"]
+        )
+        assert r.status_code == 200, r.text
+    return client
+
+
+def report(client: TestClient, params: str) -> dict:
+    r = client.get(f"/v1/reports/summary?{params}", headers=HEADERS["analyst"])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def row(value, contacts, with_suggestion, top1, top3, review_rate, reviewed, agreement) -> dict:
+    return {
+        "value": value,
+        "contacts": contacts,
+        "with_suggestion": with_suggestion,
+        "acceptance_top1": top1,
+        "acceptance_top3": top3,
+        "review_rate": review_rate,
+        "reviewed": reviewed,
+        "reviewer_agreement": agreement,
+    }
+
+
+def test_by_channel_in_january(scenario: TestClient) -> None:
+    r = report(scenario, "by=channel&from=2026-01-01&to=2026-01-31")
+    assert r["by"] == "channel" and r["from"] == "2026-01-01T00:00:00" and r["to"] == "2026-02-01T00:00:00"
+    assert r["total"] == row(None, 5, 4, 0.25, 0.75, 0.6, 2, 0.5)
+    assert r["rows"] == [
+        row("email", 2, 2, 0.5, 0.5, 0.5, 1, 0.0),
+        row("phone", 2, 2, 0.0, 1.0, 1.0, 1, 1.0),
+        row("letter", 1, 0, None, None, 0.0, 0, None),
+    ]
+
+
+def test_by_site_over_all_time(scenario: TestClient) -> None:
+    r = report(scenario, "by=site")
+    assert r["from"] is None and r["to"] is None
+    assert r["total"] == row(None, 6, 5, 0.4, 0.8, 0.5, 2, 0.5)
+    assert r["rows"] == [
+        row("Leeds", 3, 3, round(2 / 3, 4), 1.0, round(1 / 3, 4), 1, 1.0),
+        row("York", 3, 2, 0.0, 0.5, round(2 / 3, 4), 1, 0.0),
+    ]
+
+
+def test_by_sentiment_and_an_empty_range(scenario: TestClient) -> None:
+    r = report(scenario, "by=sentiment&to=2026-01-31")
+    assert [(x["value"], x["contacts"]) for x in r["rows"]] == [("negative", 3), (None, 1), ("positive", 1)]
+    empty = report(scenario, "by=group&from=2030-01-01")
+    assert empty["rows"] == [] and empty["total"] == row(None, 0, 0, None, None, None, 0, None)
+
+
+def test_by_description_and_group_follow_the_review(scenario: TestClient) -> None:
+    contacts = scenario.get("/v1/contacts?limit=100", headers=HEADERS["analyst"]).json()["items"]
+    by_desc = {x["value"]: x["contacts"] for x in report(scenario, "by=description")["rows"]}
+    by_group = {x["value"]: x["contacts"] for x in report(scenario, "by=group")["rows"]}
+    expected_desc: dict[str, int] = {}
+    expected_group: dict[str, int] = {}
+    for c in contacts:
+        expected_desc[c["current_description"]] = expected_desc.get(c["current_description"], 0) + 1
+        expected_group[c["current_group"]] = expected_group.get(c["current_group"], 0) + 1
+    assert by_desc == expected_desc and by_group == expected_group
+    assert sum(by_group.values()) == 6

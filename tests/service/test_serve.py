@@ -1,0 +1,117 @@
+"""`contactlens serve`: bootstrapping a model when none is registered, migrating once, starting uvicorn."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from service_helpers import settings_for
+from typer.testing import CliRunner
+
+from contactlens.cli import app as cli_app
+from contactlens.settings import get_settings
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.fixture
+def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """`serve` with uvicorn, the registry and training replaced by recorders."""
+    import uvicorn
+
+    import contactlens.registry
+    import training.cli
+
+    calls: dict[str, Any] = {"trained": [], "registered": None}
+    monkeypatch.setenv("CONTACTLENS_HOME", str(tmp_path))
+    monkeypatch.setenv("CONTACTLENS_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.delenv("CONTACTLENS_MODEL_URI", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.update(uvicorn=(target, kw)))
+    monkeypatch.setattr(contactlens.registry, "registry_version", lambda uri, s: calls["registered"])
+
+    def fake_fit(frame, tax, cfg, out, test, source, register, alias, encoder_dir) -> list[str]:
+        calls["trained"].append(
+            {
+                "rows": len(frame),
+                "test": None if test is None else len(test),
+                "alias": alias,
+                "register": register,
+                "taxonomy": tax.version,
+            }
+        )
+        return ["trained"]
+
+    monkeypatch.setattr(training.cli, "fit_and_log", fake_fit)
+    get_settings.cache_clear()
+    yield calls
+    get_settings.cache_clear()
+
+
+def serve(*args: str):
+    flags = ["--data", str(DATA / "train.csv"), "--taxonomy", str(DATA / "taxonomy.yaml")]
+    flags += ["--eval-data", str(DATA / "test.csv")]
+    return CliRunner().invoke(cli_app, ["serve", *args, *flags])
+
+
+def test_bootstrap_trains_when_nothing_is_registered(serve_env: dict[str, Any], tmp_path: Path) -> None:
+    result = serve("--bootstrap", "--port", "8123", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    [trained] = serve_env["trained"]
+    assert trained["alias"] == "champion" and trained["register"] is True and trained["rows"] > 1000
+    assert trained["test"] and trained["taxonomy"]
+    target, kwargs = serve_env["uvicorn"]
+    assert target == "service.app:create_app" and kwargs["factory"] is True
+    assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", 8123, 2)
+    assert (tmp_path / "serve.db").is_file()  # migrated once, before the workers start
+
+
+def test_bootstrap_serves_a_registered_model_as_it_is(serve_env: dict[str, Any]) -> None:
+    serve_env["registered"] = "3"
+    result = serve("--bootstrap")
+    assert result.exit_code == 0 and "is registered: serving it" in result.output
+    assert serve_env["trained"] == [] and "uvicorn" in serve_env
+
+
+def test_without_bootstrap_nothing_is_trained(serve_env: dict[str, Any]) -> None:
+    assert serve().exit_code == 0 and serve_env["trained"] == []
+
+
+def test_bootstrap_refuses_a_missing_model_directory(serve_env: dict[str, Any], monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("CONTACTLENS_MODEL_URI", str(tmp_path / "nowhere"))
+    get_settings.cache_clear()
+    result = serve("--bootstrap")
+    assert result.exit_code == 2 and "no model there" in result.output
+    assert "uvicorn" not in serve_env
+
+
+def test_polling_reloads_when_the_alias_moves(
+    tmp_path: Path, sample_model, sample_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contactlens.registry
+    import service.reloader
+    from service.app import create_app
+
+    versions = iter(["1", "1", "2"])
+    monkeypatch.setattr(contactlens.registry, "registry_version", lambda uri, s: next(versions, "2"))
+
+    class Renamed:
+        def __init__(self, inner) -> None:
+            self._inner, self.version = inner, "contactlens/2"
+
+        def __getattr__(self, name: str):
+            return getattr(self._inner, name)
+
+    loaded: list[str] = []
+    monkeypatch.setattr(service.reloader, "load_model", lambda uri: loaded.append(uri) or Renamed(sample_model))
+    settings = settings_for(
+        tmp_path, sample_model_dir, model_uri="models:/contactlens@champion", reload_poll_seconds=0.05
+    )
+    with TestClient(create_app(settings, sample_model)) as client:
+        deadline = time.monotonic() + 10
+        while client.app.state.model.version != "contactlens/2" and time.monotonic() < deadline:
+            time.sleep(0.05)  # the app runs in the TestClient's own thread
+        assert client.app.state.model.version == "contactlens/2"
+        assert loaded == ["models:/contactlens@champion"]
