@@ -13,6 +13,7 @@ from contactlens.errors import ContactLensError
 
 if TYPE_CHECKING:
     from contactlens.model import ContactModel
+    from contactlens.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,13 +52,13 @@ def columns(
     return Columns(text=text_col, label=label_col, sentiment=sentiment_col, date=date_col)
 
 
-def load_model(uri: str | None) -> ContactModel:
+def load_model(uri: str | None, settings: Settings | None = None) -> ContactModel:
     """Load a model from a directory or the registry, recording the registry version it came from."""
     from contactlens.model import ContactModel
     from contactlens.registry import resolve
     from contactlens.settings import get_settings
 
-    settings = get_settings()
+    settings = settings or get_settings()
     resolved = resolve(uri or settings.resolved_model_uri, settings)
     model = ContactModel.load(resolved.path, encoder_threads=settings.encoder_threads)
     model.metadata["model_version"] = resolved.version

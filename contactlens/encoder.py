@@ -68,19 +68,20 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def _checked_bytes(path: Path, expected_sha256: str | None) -> bytes:
-    data = path.read_bytes()
-    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+def _check_sha256(path: Path, expected_sha256: str | None) -> None:
+    # Streamed, so the 90 MB graph is never held as a Python bytes object beside ONNX Runtime's own copy.
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
         raise ModelError(
             f"{path} does not match the sha256 in {META_FILE}: the file is corrupt or was replaced; "
             "re-export the encoder"
         )
-    return data
 
 
-def _make_session(
-    model_bytes: bytes, path: Path, intra_op_threads: int, dimension: int
-) -> ort.InferenceSession:
+def _make_session(path: Path, intra_op_threads: int, dimension: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = intra_op_threads
@@ -88,7 +89,7 @@ def _make_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only
     try:
-        session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
         raise ModelError(f"ONNX Runtime cannot load {path}: {_first_line(exc)}") from exc
     inputs = {i.name for i in session.get_inputs()}
@@ -105,7 +106,7 @@ def _make_session(
 
 
 def _load_tokenizer(path: Path, expected_sha256: str | None, max_seq_length: int) -> Tokenizer:
-    _checked_bytes(path, expected_sha256)
+    _check_sha256(path, expected_sha256)
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception for bad files
@@ -154,8 +155,8 @@ class OnnxEncoder:
         max_seq_length = int(meta["max_seq_length"])
         tokenizer = _load_tokenizer(directory / TOKENIZER_FILE, meta.get("tokenizer_sha256"), max_seq_length)
         onnx_path = directory / ONNX_FILE
-        model_bytes = _checked_bytes(onnx_path, meta["onnx_sha256"])
-        session = _make_session(model_bytes, onnx_path, intra_op_threads, int(meta["dimension"]))
+        _check_sha256(onnx_path, meta["onnx_sha256"])
+        session = _make_session(onnx_path, intra_op_threads, int(meta["dimension"]))
         encoder = cls(session, tokenizer, meta)
         encoder.encode(["warm up"])  # the first run allocates ONNX Runtime's buffers: pay for it here
         return encoder

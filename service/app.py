@@ -68,7 +68,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.error("database %s unavailable at start-up: %s", describe_url(state.engine), short_error(exc))
     if state.model is None:
         try:
-            state.model = await run_in_threadpool(_load, settings.resolved_model_uri)
+            state.model = await run_in_threadpool(_load, settings.resolved_model_uri, settings)
         except ContactLensError as exc:
             log.error("cannot serve: %s; train one (`contactlens train`) or run `contactlens serve --bootstrap`", exc)
             state.engine.dispose()
@@ -88,10 +88,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.engine.dispose()
 
 
-def _load(uri: str) -> ContactModel:
+def _load(uri: str, settings: Settings) -> ContactModel:
     from contactlens.cliutil import load_model
 
-    return load_model(uri)
+    return load_model(uri, settings)
 
 
 # ------------------------------------------------------------------------------------------------ errors

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from contactlens.cliutil import load_model
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ class ReloadError(Exception):
         self.status = status
 
 
-def _load_checked(uri: str) -> ContactModel:
-    model = load_model(uri)
+def _load_checked(uri: str, settings: Settings) -> ContactModel:
+    model = load_model(uri, settings)
     try:  # a model that loads but cannot score (a broken encoder file) must never be swapped in
         result = model.suggest(["Where is my parcel? It was due yesterday."], top_k=1)[0]
         model.describe(result["suggestions"][0]["id"], 0.0)
@@ -51,7 +52,7 @@ async def reload(app: FastAPI) -> dict[str, Any]:
         old: ContactModel = app.state.model
         started = time.perf_counter()
         try:
-            new = await run_in_threadpool(_load_checked, uri)
+            new = await run_in_threadpool(_load_checked, uri, app.state.settings)
         except ContactLensError as exc:
             app.state.metrics.reloads.labels("refused").inc()
             log.error("reload refused, still serving %s: %s", old.version, exc)

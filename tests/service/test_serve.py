@@ -105,7 +105,9 @@ def test_polling_reloads_when_the_alias_moves(
             return getattr(self._inner, name)
 
     loaded: list[str] = []
-    monkeypatch.setattr(service.reloader, "load_model", lambda uri: loaded.append(uri) or Renamed(sample_model))
+    monkeypatch.setattr(
+        service.reloader, "load_model", lambda uri, settings=None: loaded.append(uri) or Renamed(sample_model)
+    )
     settings = settings_for(
         tmp_path, sample_model_dir, model_uri="models:/contactlens@champion", reload_poll_seconds=0.05
     )
