@@ -52,14 +52,17 @@ def columns(
     return Columns(text=text_col, label=label_col, sentiment=sentiment_col, date=date_col)
 
 
-def load_model(uri: str | None, settings: Settings | None = None) -> ContactModel:
-    """Load a model from a directory or the registry, recording the registry version it came from."""
+def load_model(uri: str | None, settings: Settings | None = None, threads: int | None = None) -> ContactModel:
+    """Load a model from a directory or the registry, recording the registry version it came from.
+
+    `threads` overrides the encoder's intra-op threads: batch scoring wants every core, serving wants one.
+    """
     from contactlens.model import ContactModel
     from contactlens.registry import resolve
     from contactlens.settings import get_settings
 
     settings = settings or get_settings()
     resolved = resolve(uri or settings.resolved_model_uri, settings)
-    model = ContactModel.load(resolved.path, encoder_threads=settings.encoder_threads)
+    model = ContactModel.load(resolved.path, encoder_threads=threads or settings.encoder_threads)
     model.metadata["model_version"] = resolved.version
     return model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,12 +29,8 @@ def train(
     label_col: LabelCol = "description",
     sentiment_col: SentimentCol = "sentiment",
     register: Annotated[bool, typer.Option(help="Log to MLflow and register the model.")] = True,
-    alias: Annotated[
-        str, typer.Option(help="Registry alias: 'auto' makes the first model champion.")
-    ] = "auto",
-    encoder: Annotated[
-        Path | None, typer.Option(help="Reuse an exported encoder folder.", hidden=True)
-    ] = None,
+    alias: Annotated[str, typer.Option(help="Registry alias: 'auto' makes the first model champion.")] = "auto",
+    encoder: Annotated[Path | None, typer.Option(help="Reuse an exported encoder folder.", hidden=True)] = None,
 ) -> None:
     """Train a description (and sentiment) model; write the artifact and an MLflow run."""
     from contactlens import taxonomy as taxmod
@@ -49,9 +46,7 @@ def train(
     if test is not None:
         unknown = sorted(set(test["description"]) - set(tax.descriptions))
         if unknown:
-            raise ContactLensError(
-                f"{eval_data}: labels not in the taxonomy, first: {', '.join(unknown[:5])}"
-            )
+            raise ContactLensError(f"{eval_data}: labels not in the taxonomy, first: {', '.join(unknown[:5])}")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = out or settings.home / "artifacts" / stamp
     summary = fit_and_log(frame, tax, cfg, out, test, str(data), register, alias, encoder)
@@ -126,15 +121,11 @@ def evaluate(
     """Report accuracy, calibration, coverage and per-description/group/channel figures."""
     from training.evaluate import evaluate_frame
 
-    m = load_model(model)
-    frame = datamod.apply_migrations(
-        datamod.load(data, columns(text_col, label_col, sentiment_col)), m.taxonomy
-    )
+    m = load_model(model, threads=os.cpu_count())
+    frame = datamod.apply_migrations(datamod.load(data, columns(text_col, label_col, sentiment_col)), m.taxonomy)
     unknown = sorted(set(frame["description"]) - set(m.taxonomy.descriptions))
     if unknown:
-        raise ContactLensError(
-            f"{data}: labels unknown to the model's taxonomy, first: {', '.join(unknown[:5])}"
-        )
+        raise ContactLensError(f"{data}: labels unknown to the model's taxonomy, first: {', '.join(unknown[:5])}")
     report = evaluate_frame(m, frame)
     typer.echo(_line(str(data), report))
     typer.echo(
@@ -164,9 +155,7 @@ def suggest(
         typer.echo(json.dumps(result, indent=2))
         return
     for s in result["suggestions"]:
-        typer.echo(
-            f"{s['confidence']:6.1%}  {s['name']} [{s['id']}]  group: {s['group']}  owner: {s['owner']}"
-        )
+        typer.echo(f"{s['confidence']:6.1%}  {s['name']} [{s['id']}]  group: {s['group']}  owner: {s['owner']}")
     sent = result["sentiment"]
     typer.echo(f"sentiment: {sent['label']} ({sent['confidence']:.0%})" if sent else "sentiment: unavailable")
     typer.echo("needs review" if result["needs_review"] else "confident")
@@ -185,6 +174,6 @@ def predict(
     """Score a whole file in chunks: every input column kept, plus top-k, needs_review and sentiment."""
     from training.predict import predict_file
 
-    m = load_model(model)
+    m = load_model(model, threads=os.cpu_count())
     n = predict_file(m, data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size)
     typer.echo(f"wrote {n} rows to {out}")

