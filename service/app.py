@@ -16,13 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
-from service import reloader
+from service import reloader, ui
 from service.api import admin, catalog, contacts, health, reports, review, suggest
 from service.auth import KeyRing
 from service.metrics import LatencyMiddleware, Metrics
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     for module in (suggest, contacts, review, catalog, reports, admin, health):
         app.include_router(module.router)
+    app.include_router(ui.router)  # the review pages (/ui)
+    app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(SQLAlchemyError, _database_down)

@@ -69,6 +69,19 @@ class KeyRing:
         self._cache[digest] = (time.monotonic(), principal)
         return principal
 
+    def named(self, name: str, session_factory) -> list[tuple[Principal, str]]:  # noqa: ANN001 - a sessionmaker
+        """The valid keys named `name` with their SHA-256 (blocking: a query).
+
+        The review pages keep a key's name and a keyed hash of its digest in their session cookie, never the
+        key, and re-check it here on every request, so a revoked key stops working at once.
+        """
+        found = [(p, digest) for digest, p in self._bootstrap.items() if p.name == name]
+        with session_factory() as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+        if row is not None:
+            found.append((Principal(row.name, row.role), row.key_hash))
+        return found
+
 
 def require(*roles: str):  # noqa: ANN201 - a FastAPI dependency
     """A dependency admitting keys whose role is in `roles`; analysts are always admitted."""

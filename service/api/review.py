@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
 
+from contactlens.model import ContactModel
 from service.api.contacts import contact_public
 from service.auth import Reviewer
 from service.deps import ModelDep, SessionDep, check_description
@@ -50,6 +53,33 @@ def review_item(item_id: int, session: SessionDep, _: Reviewer) -> Any:
 @router.post("/{item_id}", response_model=ReviewItemPublic)
 def decide(item_id: int, body: ReviewDecisionCreate, model: ModelDep, session: SessionDep, who: Reviewer) -> Any:
     """Record a reviewer's label; a second decision needs `override: true` and both stay on record."""
+    record_decision(session, model, item_id, body, who.name)
+    session.expire_all()
+    return item_public(_get(session, item_id))
+
+
+class AlreadyDecided(HTTPException):
+    """409: someone decided the item first. Says who and when, so a page can show it."""
+
+    def __init__(self, item_id: int, decided_by: str | None, decided_at: datetime | None) -> None:
+        when = f"{decided_at:%Y-%m-%d %H:%M:%S} UTC" if decided_at else "an unknown time"
+        super().__init__(
+            409,
+            f"review item {item_id} was already decided by {decided_by} at {when}; "
+            "send override: true to replace that decision",
+        )
+        self.decided_by, self.decided_at = decided_by, decided_at
+
+
+def record_decision(
+    session: Session, model: ContactModel, item_id: int, body: ReviewDecisionCreate, reviewer: str
+) -> ReviewDecision:
+    """Store one decision and relabel the contact, in one transaction (the API and the review pages share it).
+
+    Raises:
+        RequestValidationError: an unknown or retired description id (422).
+        HTTPException: 404 for an unknown item; `AlreadyDecided` (409) when decided and not `override`.
+    """
     did = check_description(model, body.description)
     with session.begin():
         item = _get(session, item_id)
@@ -58,35 +88,29 @@ def decide(item_id: int, body: ReviewDecisionCreate, model: ModelDep, session: S
         claim = update(ReviewItem).where(ReviewItem.id == item_id)
         if not body.override:
             claim = claim.where(ReviewItem.status == PENDING)
-        claimed = session.execute(claim.values(status=DECIDED, decided_by=who.name, decided_at=now))
+        claimed = session.execute(claim.values(status=DECIDED, decided_by=reviewer, decided_at=now))
         if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
             session.refresh(item)
-            raise HTTPException(
-                409,
-                f"review item {item_id} was already decided by {item.decided_by} at "
-                f"{item.decided_at:%Y-%m-%d %H:%M:%S} UTC; send override: true to replace that decision",
-            )
-        session.add(
-            ReviewDecision(
-                review_item_id=item_id,
-                reviewer=who.name,
-                decided_at=now,
-                description_id=did,
-                sentiment=body.sentiment,
-                note=body.note,
-                override=body.override,
-            )
+            raise AlreadyDecided(item_id, item.decided_by, item.decided_at)
+        decision = ReviewDecision(
+            review_item_id=item_id,
+            reviewer=reviewer,
+            decided_at=now,
+            description_id=did,
+            sentiment=body.sentiment,
+            note=body.note,
+            override=body.override,
         )
+        session.add(decision)
         contact = session.get_one(Contact, item.contact_id)
         contact.current_description_id = did
         contact.current_group_id = model.taxonomy.descriptions[did].group
         if body.sentiment is not None:
             contact.current_sentiment = body.sentiment
-    session.expire_all()
-    return item_public(_get(session, item_id))
+    return decision
 
 
-def _get(session: SessionDep, item_id: int) -> ReviewItem:
+def _get(session: Session, item_id: int) -> ReviewItem:
     item = session.get(ReviewItem, item_id)
     if item is None:
         raise HTTPException(404, f"no review item with id {item_id}")
