@@ -27,7 +27,7 @@ from service import reloader, ui
 from service.api import admin, catalog, contacts, health, reports, review, suggest
 from service.auth import KeyRing
 from service.metrics import LatencyMiddleware, Metrics
-from service.store import describe_url, make_engine, session_factory, short_error, upgrade
+from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from contactlens.settings import ROLES
-from service.store import ApiKey, utcnow
+from contactlens.store import ApiKey, utcnow
 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key; see `contactlens keys`.")
 _CACHE_SECONDS = 5.0  # a revoked key stops working within this long; saves a query per suggest

@@ -91,7 +91,7 @@ def _migrate_once(settings: Settings) -> None:
     """Bring the schema to head before the workers start, so they never race to create it."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service.store import describe_url, make_engine, short_error, upgrade
+    from contactlens.store import describe_url, make_engine, short_error, upgrade
 
     engine = make_engine(settings.db_url)
     try:
@@ -110,7 +110,7 @@ def _session() -> Iterator[Session]:
     """A transaction on the service's database (schema brought up to date first)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service.store import describe_url, make_engine, session_factory, short_error, upgrade
+    from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 
     engine = make_engine(get_settings().db_url)
     try:

@@ -24,7 +24,7 @@ from service.api.catalog import taxonomy as taxonomy_listing
 from service.api.reports import summary
 from service.api.review import AlreadyDecided, review_queue
 from service.auth import Principal
-from service.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
+from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from contactlens.data import SENTIMENTS
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
 from contactlens.taxonomy import Taxonomy
-from service.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, session_factory, utcnow
+from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, session_factory, utcnow
 
 FORMATS = ("csv", "jsonl", "label-studio")
 FROM_NAME, SENTIMENT_NAME, TO_NAME = "description", "sentiment", "text"

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from contactlens.data import near_key
 from contactlens.errors import DataError
 from contactlens.taxonomy import Taxonomy
-from service.store import Contact, ReviewDecision, ReviewItem, describe_url, make_engine, short_error
+from contactlens.store import Contact, ReviewDecision, ReviewItem, describe_url, make_engine, short_error
 
 COLUMNS = [
     "contact_id",

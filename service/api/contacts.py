@@ -12,7 +12,7 @@ from contactlens.text import clean
 from service.auth import Logger, Reader
 from service.deps import ModelDep, SessionDep, SettingsDep, check_description, check_lengths, invalid
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
-from service.store import Contact, ReviewItem, Suggestion, utcnow
+from contactlens.store import Contact, ReviewItem, Suggestion, utcnow
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 

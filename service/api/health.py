@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from service.schemas import Health
-from service.store import PENDING, ReviewItem, ping, short_error, upgrade
+from contactlens.store import PENDING, ReviewItem, ping, short_error, upgrade
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

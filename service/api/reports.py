@@ -12,7 +12,7 @@ from service.api.contacts import bounds, date_range
 from service.auth import Analyst
 from service.deps import SessionDep
 from service.schemas import DateBound, ReportBy, ReportSummary
-from service.store import DECIDED, Contact, ReviewItem, Suggestion
+from contactlens.store import DECIDED, Contact, ReviewItem, Suggestion
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

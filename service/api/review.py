@@ -14,7 +14,7 @@ from service.api.contacts import contact_public
 from service.auth import Reviewer
 from service.deps import ModelDep, SessionDep, check_description
 from service.schemas import ReviewDecisionCreate, ReviewItemPublic, ReviewPage
-from service.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
+from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 

@@ -13,7 +13,7 @@ from contactlens.model import ContactModel
 from service.auth import Logger
 from service.deps import ModelDep, SettingsDep, check_lengths, review_threshold
 from service.schemas import BatchSuggestRequest, BatchSuggestResponse, SuggestRequest, SuggestResponse
-from service.store import Suggestion, new_id, short_error, utcnow
+from contactlens.store import Suggestion, new_id, short_error, utcnow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["suggest"])

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from contactlens.cli import app
 from contactlens.registry import client
 from contactlens.settings import Settings, get_settings
-from service.store import ReviewDecision, ReviewItem, make_engine, session_factory, upgrade
+from contactlens.store import ReviewDecision, ReviewItem, make_engine, session_factory, upgrade
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow
@@ -107,7 +107,7 @@ def own_store(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def review(engine: Any, rows: list[tuple[str, str]]) -> None:
-    from service.store import Contact
+    from contactlens.store import Contact
 
     with session_factory(engine)() as s, s.begin():
         for text, label in rows:

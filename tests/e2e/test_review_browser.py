@@ -148,7 +148,7 @@ def current(page: Any) -> int:
 def stored_decisions(db: Path) -> dict[int, tuple[str, str, str | None]]:
     import sqlalchemy as sa
 
-    from service.store import ReviewDecision
+    from contactlens.store import ReviewDecision
 
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from service_helpers import HEADERS, log_contact, settings_for, suggest
 
-from service.store import session_factory
+from contactlens.store import session_factory
 
 ANALYST = HEADERS["analyst"]
 

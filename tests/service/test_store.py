@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from service_helpers import HEADERS, log_contact, suggest
 
 from service.auth import KeyRing, create_key, revoke_key
-from service.store import Base, make_engine, session_factory, upgrade
+from contactlens.store import Base, make_engine, session_factory, upgrade
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_migrations_downgrade_to_empty(engine: sa.Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from service.store import MIGRATIONS
+    from contactlens.store import MIGRATIONS
 
     upgrade(engine)
     cfg = Config()

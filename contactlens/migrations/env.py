@@ -1,11 +1,11 @@
-"""Alembic environment: uses the connection handed over by service.store.upgrade, or `-x url=...`."""
+"""Alembic environment: uses the connection handed over by contactlens.store.upgrade, or `-x url=...`."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from service.store import Base
+from contactlens.store import Base
 
 target_metadata = Base.metadata
 
@@ -19,7 +19,7 @@ def run_migrations_online() -> None:
         return
     url = context.get_x_argument(as_dictionary=True).get("url")
     if not url:
-        raise SystemExit("pass the database URL: alembic -c service/alembic.ini -x url=URL upgrade head")
+        raise SystemExit("pass the database URL: alembic -c contactlens/alembic.ini -x url=URL upgrade head")
     engine = create_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
