@@ -17,6 +17,7 @@ from contactlens.cliutil import DateCol, LabelCol, SentimentCol, TextCol, column
 from contactlens.errors import ContactLensError
 from service.cli import app as service_app
 from training.cli import app as training_app
+from training.retrain_cli import app as retrain_app
 
 app = typer.Typer(
     help="ContactLens: suggest contact descriptions, log contacts, review the doubtful ones, flag drift.",
@@ -28,6 +29,7 @@ data_app = typer.Typer(help="Check labelled data files.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(data_app, name="data")
 app.add_typer(training_app)
+app.add_typer(retrain_app)
 app.add_typer(service_app)
 
 
