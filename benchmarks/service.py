@@ -1,4 +1,4 @@
-"""Service speed benchmark (not a test): in-process suggest latency, then a bounded HTTP load on a real server.
+"""Service speed benchmark (not a test): in-process suggest latency, then bounded HTTP load on a server.
 
     python benchmarks/service.py [--model DIR_OR_URI] [--duration 20] [--concurrency 4]
 

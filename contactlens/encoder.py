@@ -50,7 +50,9 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ModelError(f"encoder settings {meta_path} are not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+        raise ModelError(
+            f"encoder settings {meta_path} are not valid JSON: {exc.msg} (line {exc.lineno})"
+        ) from exc
     if not isinstance(meta, dict):
         raise ModelError(f"encoder settings {meta_path} must be a JSON object")
     missing = [key for key in _REQUIRED_META if key not in meta]
@@ -60,7 +62,9 @@ def _read_meta(directory: Path) -> dict[str, Any]:
         raise ModelError(f"encoder settings {meta_path}: pooling {meta['pooling']!r} is not supported (mean)")
     for key in ("max_seq_length", "dimension"):
         if not isinstance(meta[key], int) or isinstance(meta[key], bool) or meta[key] < 1:
-            raise ModelError(f"encoder settings {meta_path}: {key} must be a positive integer, got {meta[key]!r}")
+            raise ModelError(
+                f"encoder settings {meta_path}: {key} must be a positive integer, got {meta[key]!r}"
+            )
     return meta
 
 
@@ -142,7 +146,9 @@ class OnnxEncoder:
             raise ValueError(f"intra_op_threads must be at least 1, got {intra_op_threads}")
         if not directory.is_dir():
             raise ModelError(f"encoder folder {directory} does not exist: export the encoder first")
-        missing = [name for name in (META_FILE, ONNX_FILE, TOKENIZER_FILE) if not (directory / name).is_file()]
+        missing = [
+            name for name in (META_FILE, ONNX_FILE, TOKENIZER_FILE) if not (directory / name).is_file()
+        ]
         if missing:
             raise ModelError(f"encoder folder {directory} lacks {', '.join(missing)}: re-export the encoder")
         meta = _read_meta(directory)

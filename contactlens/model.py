@@ -177,7 +177,7 @@ class ContactModel:
         )
         self.taxonomy.save(directory / "taxonomy.yaml")
         if self.reference:
-            np.savez_compressed(directory / "reference.npz", **self.reference)
+            np.savez_compressed(directory / "reference.npz", **self.reference)  # type: ignore[arg-type]
         meta = {**self.metadata, "format_version": FORMAT_VERSION, "versions": library_versions()}
         (directory / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default))
         self.metadata = meta
@@ -250,7 +250,8 @@ def check_compatible(meta: dict[str, Any], directory: Path) -> None:
     for lib in ("scikit-learn", "numpy"):
         if lib in built and _minor(built[lib]) != _minor(now[lib]):
             raise ModelError(
-                f"{directory}: built with {lib} {built[lib]}, installed is {now[lib]}; retrain or install {built[lib]}"
+                f"{directory}: built with {lib} {built[lib]}, installed is {now[lib]}; "
+                f"retrain or install {built[lib]}"
             )
 
 

@@ -23,11 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
+from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 from service import reloader, ui
 from service.api import admin, catalog, contacts, health, reports, review, suggest
 from service.auth import KeyRing
 from service.metrics import LatencyMiddleware, Metrics
-from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             state.model = await run_in_threadpool(_load, settings.resolved_model_uri, settings)
         except ContactLensError as exc:
-            log.error("cannot serve: %s; train one (`contactlens train`) or run `contactlens serve --bootstrap`", exc)
+            log.error(
+                "cannot serve: %s; train one (`contactlens train`) or run `contactlens serve --bootstrap`",
+                exc,
+            )
             state.engine.dispose()
             raise
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
@@ -101,14 +104,18 @@ def _load(uri: str, settings: Settings) -> ContactModel:
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else []
+    parts = (
+        [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else []
+    )
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 with FastAPI's error list and one line naming the field. Inputs are not echoed (verbatims)."""
     assert isinstance(exc, RequestValidationError)
-    errors: list[dict[str, Any]] = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()]
+    errors: list[dict[str, Any]] = [
+        {k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()
+    ]
     first: dict[str, Any] = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": ""}
     if first.get("type") == "json_invalid":
         pos = first["loc"][1] if len(first["loc"]) > 1 else "?"

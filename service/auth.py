@@ -120,7 +120,9 @@ def create_key(session: Session, name: str, role: str) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
     if session.scalar(select(ApiKey).where(ApiKey.name == name)) is not None:
-        raise ValueError(f"a key named '{name}' exists already (names stay taken after revoking); pick another")
+        raise ValueError(
+            f"a key named '{name}' exists already (names stay taken after revoking); pick another"
+        )
     key = "cl_" + secrets.token_urlsafe(32)
     session.add(ApiKey(name=name, role=role, key_hash=hash_key(key)))
     return key

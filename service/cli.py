@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 app = typer.Typer()
-keys_app = typer.Typer(help="Create, list and revoke API keys (only their hashes are stored).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (only their hashes are stored).", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 log = logging.getLogger(__name__)
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w\-]+)$")
@@ -55,7 +57,9 @@ def serve(
     for name in ("service", "contactlens", "training"):
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     typer.echo(f"serving {settings.resolved_model_uri} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=config)
+    uvicorn.run(
+        "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=config
+    )
 
 
 def _bootstrap(settings: Settings, data: Path, taxonomy: Path, eval_data: Path) -> None:

@@ -77,4 +77,6 @@ class LatencyMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(scope["method"], path, str(status[0])).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(scope["method"], path, str(status[0])).observe(
+                time.perf_counter() - started
+            )

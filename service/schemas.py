@@ -27,11 +27,15 @@ def _check_text(value: str) -> str:
         raise ValueError("must not be empty or only whitespace")
     if contains_control_chars(value):
         pos = next(i for i, ch in enumerate(value) if contains_control_chars(ch))
-        raise ValueError(f"holds a NUL or other control character (U+{ord(value[pos]):04X} at position {pos})")
+        raise ValueError(
+            f"holds a NUL or other control character (U+{ord(value[pos]):04X} at position {pos})"
+        )
     return value
 
 
-Verbatim = Annotated[str, AfterValidator(_check_text), Field(description="The verbatim as typed or received.")]
+Verbatim = Annotated[
+    str, AfterValidator(_check_text), Field(description="The verbatim as typed or received.")
+]
 DescriptionId = Annotated[str, Field(min_length=1, max_length=200, description="A taxonomy description id.")]
 
 
@@ -89,7 +93,9 @@ class SentimentPublic(BaseModel):
 
 
 class SuggestResponse(BaseModel):
-    suggestion_id: str | None = Field(description="Quote it when logging the contact; null if it was not stored.")
+    suggestion_id: str | None = Field(
+        description="Quote it when logging the contact; null if it was not stored."
+    )
     suggestions: list[Suggestion]
     sentiment: SentimentPublic | None
     needs_review: bool

@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
 from service import ui_charts
@@ -24,7 +25,6 @@ from service.api.catalog import taxonomy as taxonomy_listing
 from service.api.reports import summary
 from service.api.review import AlreadyDecided, review_queue
 from service.auth import Principal
-from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 
 log = logging.getLogger(__name__)
 

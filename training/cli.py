@@ -29,8 +29,12 @@ def train(
     label_col: LabelCol = "description",
     sentiment_col: SentimentCol = "sentiment",
     register: Annotated[bool, typer.Option(help="Log to MLflow and register the model.")] = True,
-    alias: Annotated[str, typer.Option(help="Registry alias: 'auto' makes the first model champion.")] = "auto",
-    encoder: Annotated[Path | None, typer.Option(help="Reuse an exported encoder folder.", hidden=True)] = None,
+    alias: Annotated[
+        str, typer.Option(help="Registry alias: 'auto' makes the first model champion.")
+    ] = "auto",
+    encoder: Annotated[
+        Path | None, typer.Option(help="Reuse an exported encoder folder.", hidden=True)
+    ] = None,
 ) -> None:
     """Train a description (and sentiment) model; write the artifact and an MLflow run."""
     from contactlens import taxonomy as taxmod
@@ -46,7 +50,9 @@ def train(
     if test is not None:
         unknown = sorted(set(test["description"]) - set(tax.descriptions))
         if unknown:
-            raise ContactLensError(f"{eval_data}: labels not in the taxonomy, first: {', '.join(unknown[:5])}")
+            raise ContactLensError(
+                f"{eval_data}: labels not in the taxonomy, first: {', '.join(unknown[:5])}"
+            )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = out or settings.home / "artifacts" / stamp
     summary = fit_and_log(frame, tax, cfg, out, test, str(data), register, alias, encoder)
@@ -77,7 +83,8 @@ def fit_and_log(frame, tax, cfg, out, test, source, register, alias, encoder_dir
         "risk_coverage": plots.risk_coverage_figure(oof.max(axis=1), np.asarray(pred) == np.asarray(labels)),
     }
     lines = [
-        f"trained on {len(frame)} rows, {len(model.classes)} descriptions in {model.metadata['train_seconds']} s",
+        f"trained on {len(frame)} rows, {len(model.classes)} descriptions "
+        f"in {model.metadata['train_seconds']} s",
         _line("validation (cross-validated)", val),
     ]
     if evaluation is not None:
@@ -103,7 +110,8 @@ def fit_and_log(frame, tax, cfg, out, test, source, register, alias, encoder_dir
 def _line(name: str, m: dict[str, Any]) -> str:
     sent = f", sentiment {m['sentiment_accuracy']:.3f}" if "sentiment_accuracy" in m else ""
     return (
-        f"{name}: accuracy {m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}, top-3 {m['top3_accuracy']:.3f}, "
+        f"{name}: accuracy {m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}, "
+        f"top-3 {m['top3_accuracy']:.3f}, "
         f"ECE {m['ece']:.3f}, accuracy@80% {m['accuracy_at_coverage_80']:.3f}{sent}"
     )
 
@@ -122,14 +130,19 @@ def evaluate(
     from training.evaluate import evaluate_frame
 
     m = load_model(model, threads=os.cpu_count())
-    frame = datamod.apply_migrations(datamod.load(data, columns(text_col, label_col, sentiment_col)), m.taxonomy)
+    frame = datamod.apply_migrations(
+        datamod.load(data, columns(text_col, label_col, sentiment_col)), m.taxonomy
+    )
     unknown = sorted(set(frame["description"]) - set(m.taxonomy.descriptions))
     if unknown:
-        raise ContactLensError(f"{data}: labels unknown to the model's taxonomy, first: {', '.join(unknown[:5])}")
+        raise ContactLensError(
+            f"{data}: labels unknown to the model's taxonomy, first: {', '.join(unknown[:5])}"
+        )
     report = evaluate_frame(m, frame)
     typer.echo(_line(str(data), report))
     typer.echo(
-        f"coverage at 97% accuracy {report['coverage_at_accuracy_97']:.3f}; review rate {report['review_rate']:.3f}"
+        f"coverage at 97% accuracy {report['coverage_at_accuracy_97']:.3f}; "
+        f"review rate {report['review_rate']:.3f}"
     )
     for pair in report["confused_pairs"][:5]:
         typer.echo(f"confused: {pair['a']} <-> {pair['b']} ({pair['count']})")
@@ -155,7 +168,9 @@ def suggest(
         typer.echo(json.dumps(result, indent=2))
         return
     for s in result["suggestions"]:
-        typer.echo(f"{s['confidence']:6.1%}  {s['name']} [{s['id']}]  group: {s['group']}  owner: {s['owner']}")
+        typer.echo(
+            f"{s['confidence']:6.1%}  {s['name']} [{s['id']}]  group: {s['group']}  owner: {s['owner']}"
+        )
     sent = result["sentiment"]
     typer.echo(f"sentiment: {sent['label']} ({sent['confidence']:.0%})" if sent else "sentiment: unavailable")
     typer.echo("needs review" if result["needs_review"] else "confident")

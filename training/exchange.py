@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from contactlens.data import SENTIMENTS
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
-from contactlens.taxonomy import Taxonomy
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, session_factory, utcnow
+from contactlens.taxonomy import Taxonomy
 
 FORMATS = ("csv", "jsonl", "label-studio")
 FROM_NAME, SENTIMENT_NAME, TO_NAME = "description", "sentiment", "text"

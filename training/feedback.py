@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from contactlens.data import near_key
 from contactlens.errors import DataError
-from contactlens.taxonomy import Taxonomy
 from contactlens.store import Contact, ReviewDecision, ReviewItem, describe_url, make_engine, short_error
+from contactlens.taxonomy import Taxonomy
 
 COLUMNS = [
     "contact_id",

@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix
 
 from training.evaluate import risk_coverage
 
-# Figures are built without pyplot: no global backend, safe in threads and servers, and shown inline in notebooks.
+# Figures are built without pyplot: no global backend, safe in threads and servers, shown inline in notebooks.
 
 
 def confusion_figure(y_true: list[str], y_pred: list[str], labels: list[str]) -> Any:

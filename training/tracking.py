@@ -40,7 +40,7 @@ def scalar_metrics(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
 
 
 def pip_requirements() -> list[str]:
-    # Explicit, so that MLflow does not infer `torch==2.13.0` (a CUDA build when rebuilt): serving needs no torch.
+    # Explicit, so MLflow does not infer `torch==2.13.0` (a CUDA build when rebuilt): serving needs no torch.
     from importlib.metadata import version
 
     libs = ["scikit-learn", "numpy", "onnxruntime", "tokenizers", "spacy", "pandas", "pyyaml", "joblib"]

@@ -8,17 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Select, func, select
 
+from contactlens.store import Contact, ReviewItem, Suggestion, utcnow
 from contactlens.text import clean
 from service.auth import Logger, Reader
 from service.deps import ModelDep, SessionDep, SettingsDep, check_description, check_lengths, invalid
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
-from contactlens.store import Contact, ReviewItem, Suggestion, utcnow
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 
 @router.post("", response_model=ContactPublic, status_code=201)
-def log_contact(body: ContactCreate, model: ModelDep, settings: SettingsDep, session: SessionDep, who: Logger) -> Any:
+def log_contact(
+    body: ContactCreate, model: ModelDep, settings: SettingsDep, session: SessionDep, who: Logger
+) -> Any:
     """Log a contact; it joins the review queue if its suggestion was doubtful or was not followed."""
     check_lengths([body.text], settings)
     did = check_description(model, body.description)
@@ -73,7 +75,9 @@ def list_contacts(
         if value is not None:
             stmt = stmt.where(column == value)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Contact.received_at.desc(), Contact.id.desc()).limit(limit).offset(offset))
+    rows = session.scalars(
+        stmt.order_by(Contact.received_at.desc(), Contact.id.desc()).limit(limit).offset(offset)
+    )
     return {
         "total": total,
         "limit": limit,

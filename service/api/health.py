@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from service.schemas import Health
 from contactlens.store import PENDING, ReviewItem, ping, short_error, upgrade
+from service.schemas import Health
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

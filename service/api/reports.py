@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Integer, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from contactlens.store import DECIDED, Contact, ReviewItem, Suggestion
 from service.api.contacts import bounds, date_range
 from service.auth import Analyst
 from service.deps import SessionDep
 from service.schemas import DateBound, ReportBy, ReportSummary
-from contactlens.store import DECIDED, Contact, ReviewItem, Suggestion
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

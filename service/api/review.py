@@ -10,11 +10,11 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from contactlens.model import ContactModel
+from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from service.api.contacts import contact_public
 from service.auth import Reviewer
 from service.deps import ModelDep, SessionDep, check_description
 from service.schemas import ReviewDecisionCreate, ReviewItemPublic, ReviewPage
-from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -51,7 +51,9 @@ def review_item(item_id: int, session: SessionDep, _: Reviewer) -> Any:
 
 
 @router.post("/{item_id}", response_model=ReviewItemPublic)
-def decide(item_id: int, body: ReviewDecisionCreate, model: ModelDep, session: SessionDep, who: Reviewer) -> Any:
+def decide(
+    item_id: int, body: ReviewDecisionCreate, model: ModelDep, session: SessionDep, who: Reviewer
+) -> Any:
     """Record a reviewer's label; a second decision needs `override: true` and both stay on record."""
     record_decision(session, model, item_id, body, who.name)
     session.expire_all()

@@ -10,10 +10,10 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from contactlens.model import ContactModel
+from contactlens.store import Suggestion, new_id, short_error, utcnow
 from service.auth import Logger
 from service.deps import ModelDep, SettingsDep, check_lengths, review_threshold
 from service.schemas import BatchSuggestRequest, BatchSuggestResponse, SuggestRequest, SuggestResponse
-from contactlens.store import Suggestion, new_id, short_error, utcnow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["suggest"])
@@ -44,7 +44,9 @@ def _suggest(
     top_k: int,
     channel: str | None,
 ) -> list[dict[str, Any]]:
-    results = model.suggest(texts, top_k=max(top_k, _STORED_RANKS), threshold=review_threshold(model, settings))
+    results = model.suggest(
+        texts, top_k=max(top_k, _STORED_RANKS), threshold=review_threshold(model, settings)
+    )
     rows = [_row(model, r, channel) for r in results]
     stored = _store(request, rows)
     metrics = request.app.state.metrics
@@ -91,5 +93,7 @@ def _store(request: Request, rows: list[dict[str, Any]]) -> bool:
         return True
     except SQLAlchemyError as exc:
         request.app.state.metrics.db_errors.inc()
-        log.error("database unavailable: suggestion not stored, served without suggestion_id (%s)", short_error(exc))
+        log.error(
+            "database unavailable: suggestion not stored, served without suggestion_id (%s)", short_error(exc)
+        )
         return False

@@ -13,7 +13,9 @@ def execute(path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     return nb
 
 
@@ -22,9 +24,17 @@ def outputs(nb: nbformat.NotebookNode, kind: str) -> list:
 
 
 def test_model_report_notebook(sample_model_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    nb = execute(ROOT / "notebooks" / "01_model_report.ipynb", {"CONTACTLENS_MODEL_URI": str(sample_model_dir)}, monkeypatch)
+    nb = execute(
+        ROOT / "notebooks" / "01_model_report.ipynb",
+        {"CONTACTLENS_MODEL_URI": str(sample_model_dir)},
+        monkeypatch,
+    )
     assert not outputs(nb, "error")
-    images = [o for o in outputs(nb, "display_data") + outputs(nb, "execute_result") if "image/png" in o.get("data", {})]
+    images = [
+        o
+        for o in outputs(nb, "display_data") + outputs(nb, "execute_result")
+        if "image/png" in o.get("data", {})
+    ]
     assert len(images) >= 3, "confusion matrix, reliability diagram and risk-coverage curve"
     text = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb, "execute_result"))
     assert "accuracy" in text and "ece" in text

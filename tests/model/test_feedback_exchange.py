@@ -16,7 +16,15 @@ from contactlens import taxonomy as taxmod
 from contactlens.cli import app
 from contactlens.errors import DataError
 from contactlens.settings import get_settings
-from contactlens.store import DECIDED, Contact, ReviewDecision, ReviewItem, make_engine, session_factory, upgrade
+from contactlens.store import (
+    DECIDED,
+    Contact,
+    ReviewDecision,
+    ReviewItem,
+    make_engine,
+    session_factory,
+    upgrade,
+)
 from tests.conftest import DATA
 from training import exchange
 from training.feedback import gather, open_store

@@ -18,10 +18,18 @@ def top1(model: ContactModel, text: str) -> str:
 @pytest.mark.parametrize(
     ("original", "variant"),
     [
-        ("My parcel still hasn't arrived, it was due last Tuesday", "My parcel still hasnt arived, it was due last Tuesday"),
-        ("I was charged twice for the same order on my card", "I was chraged twice for the same order on my card"),
-        ("The app won't let me log in, it keeps saying my details are wrong",
-         "The app wont let me log in, it keeps saying my detials are wrong"),
+        (
+            "My parcel still hasn't arrived, it was due last Tuesday",
+            "My parcel still hasnt arived, it was due last Tuesday",
+        ),
+        (
+            "I was charged twice for the same order on my card",
+            "I was chraged twice for the same order on my card",
+        ),
+        (
+            "The app won't let me log in, it keeps saying my details are wrong",
+            "The app wont let me log in, it keeps saying my detials are wrong",
+        ),
     ],
     ids=["missing-apostrophe-and-typo", "transposed-letters", "two-typos"],
 )
@@ -50,14 +58,20 @@ MFT = [
     ("The vase arrived smashed into pieces in the box", "damaged_on_arrival"),
     ("You sent me a blue kettle but I ordered the red toaster", "wrong_item_delivered"),
     ("I have been charged twice for order HH-4821937", "charged_twice"),
-    ("I returned the jacket a month ago and the refund still has not reached my account", "refund_not_received"),
+    (
+        "I returned the jacket a month ago and the refund still has not reached my account",
+        "refund_not_received",
+    ),
     ("the checkout page on your website crashes every time I press pay", "website_checkout_error"),
     ("Can't log into the app, password reset email never comes", "app_login_problem"),
     ("the queue at the tills was massive, only one till open on a Saturday", "till_queues"),
     ("My coffee and soup in the cafe were stone cold", "cafe_food_quality"),
     ("Please stop sending me marketing emails, unsubscribe me", "marketing_consent"),
     ("I would like a copy of all the personal data you hold about me", "personal_data_request"),
-    ("Just wanted to say Jess on the shop floor was brilliant and so patient with my mum", "staff_compliment"),
+    (
+        "Just wanted to say Jess on the shop floor was brilliant and so patient with my mum",
+        "staff_compliment",
+    ),
 ]
 
 
@@ -101,7 +115,15 @@ def test_save_load_round_trip_predicts_the_same(sample_model, tmp_path: Path):
 
 def test_metadata_records_what_was_built(sample_model):
     meta = sample_model.metadata
-    for key in ("labels", "taxonomy_version", "versions", "data_hash", "config", "metrics", "review_threshold"):
+    for key in (
+        "labels",
+        "taxonomy_version",
+        "versions",
+        "data_hash",
+        "config",
+        "metrics",
+        "review_threshold",
+    ):
         assert key in meta
     assert meta["versions"]["scikit-learn"]
     assert 0.0 <= meta["review_threshold"] <= 1.0

@@ -52,7 +52,9 @@ def test_train_refuses_unusable_data(home, tmp_path: Path, csv, message):
 
 
 def test_train_refuses_labels_outside_the_taxonomy(home, tmp_path: Path):
-    (tmp_path / "d.csv").write_text("text,description\na,late_delivery\nb,late_delivery\nc,teleported\nd,teleported\n")
+    (tmp_path / "d.csv").write_text(
+        "text,description\na,late_delivery\nb,late_delivery\nc,teleported\nd,teleported\n"
+    )
     line = error_line(run("train", "--data", tmp_path / "d.csv", "--taxonomy", DATA / "taxonomy.yaml"))
     assert "1 labels not in taxonomy 2026.1, first: teleported" in line
 
@@ -82,8 +84,19 @@ def registered(tmp_path_factory, encoder_dir, fast_config):
     cfg.write_text(yaml.safe_dump(fast_config.model_dump(mode="json")))
     out = root / "artifact"
     result = run(
-        "train", "--data", DATA / "train.csv", "--eval-data", DATA / "test.csv", "--taxonomy", DATA / "taxonomy.yaml",
-        "--config", cfg, "--out", out, "--encoder", encoder_dir,
+        "train",
+        "--data",
+        DATA / "train.csv",
+        "--eval-data",
+        DATA / "test.csv",
+        "--taxonomy",
+        DATA / "taxonomy.yaml",
+        "--config",
+        cfg,
+        "--out",
+        out,
+        "--encoder",
+        encoder_dir,
     )
     yield root, out, result
     mp.undo()
@@ -122,12 +135,25 @@ def _run_id() -> str:
 
 def test_evaluate_suggest_predict(registered, tmp_path: Path):
     root, out, _ = registered
-    r = run("evaluate", "--data", DATA / "test.csv", "--json", tmp_path / "e.json")  # the champion, by default
+    r = run(
+        "evaluate", "--data", DATA / "test.csv", "--json", tmp_path / "e.json"
+    )  # the champion, by default
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "e.json").read_text())
-    for key in ("accuracy", "macro_f1", "top3_accuracy", "ece", "accuracy_at_coverage_80", "coverage_at_accuracy_97",
-                "per_description", "per_group", "per_channel", "confused_pairs", "sentiment_accuracy",
-                "sentiment_macro_f1"):
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "top3_accuracy",
+        "ece",
+        "accuracy_at_coverage_80",
+        "coverage_at_accuracy_97",
+        "per_description",
+        "per_group",
+        "per_channel",
+        "confused_pairs",
+        "sentiment_accuracy",
+        "sentiment_macro_f1",
+    ):
         assert key in report, key
     r = run("suggest", "--model", out, "--json", "--top-k", "2", "I was charged twice for one order")
     assert r.exit_code == 0, r.output
@@ -135,8 +161,19 @@ def test_evaluate_suggest_predict(registered, tmp_path: Path):
     assert len(payload["suggestions"]) == 2 and payload["suggestions"][0]["id"] == "charged_twice"
     src = tmp_path / "archive.csv"
     pd.DataFrame({"body": ["parcel late", "", "refund please"] * 3, "ref": range(9)}).to_csv(src, index=False)
-    r = run("predict", "--model", out, "--data", src, "--out", tmp_path / "scored.jsonl", "--text-col", "body",
-            "--chunk-size", "4")
+    r = run(
+        "predict",
+        "--model",
+        out,
+        "--data",
+        src,
+        "--out",
+        tmp_path / "scored.jsonl",
+        "--text-col",
+        "body",
+        "--chunk-size",
+        "4",
+    )
     assert r.exit_code == 0, r.output
     scored = pd.read_json(tmp_path / "scored.jsonl", lines=True)
     assert len(scored) == 9 and list(scored["ref"]) == list(range(9))

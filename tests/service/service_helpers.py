@@ -12,7 +12,10 @@ from contactlens.settings import Settings
 
 LOGGER, REVIEWER, ANALYST = "logger-key-1", "reviewer-key-1", "analyst-key-1"
 KEYS = f"{LOGGER}:logger,{REVIEWER}:reviewer,{ANALYST}:analyst"
-HEADERS = {role: {"X-API-Key": key} for role, key in (("logger", LOGGER), ("reviewer", REVIEWER), ("analyst", ANALYST))}
+HEADERS = {
+    role: {"X-API-Key": key}
+    for role, key in (("logger", LOGGER), ("reviewer", REVIEWER), ("analyst", ANALYST))
+}
 PG_URL = os.environ.get("CONTACTLENS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

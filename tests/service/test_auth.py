@@ -65,7 +65,9 @@ def test_matrix_covers_every_route(seeded) -> None:
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=lambda c: str(c))
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS]
+)
 def test_role_matrix(seeded, method: str, path: str, body, allowed: set, caller: str | None) -> None:
     client, ids = seeded
     headers = {"X-API-Key": "not-a-key"} if caller == "bad" else HEADERS.get(caller or "", {})

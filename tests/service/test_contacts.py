@@ -62,7 +62,9 @@ def test_logged_contact_is_stored_redacted(client: TestClient) -> None:
     answer = suggest(client, PII)
     top = answer["suggestions"][0]["id"]
     body = {"text": PII, "channel": "phone", "site": "Leeds", "received_at": "2026-03-01T09:30:00+01:00"}
-    created = log_contact(client, description=top, sentiment="negative", suggestion_id=answer["suggestion_id"], **body)
+    created = log_contact(
+        client, description=top, sentiment="negative", suggestion_id=answer["suggestion_id"], **body
+    )
     assert created["text"] == answer["redacted_text"] and created["text_redacted"] is True
     assert created["received_at"] == "2026-03-01T08:30:00"  # stored as UTC
     assert created["logged_by"] == "bootstrap-logger"
@@ -92,23 +94,36 @@ def test_a_suggestion_is_answered_once(client: TestClient) -> None:
         headers=HEADERS["logger"],
     )
     assert r.status_code == 409
-    assert r.json()["detail"] == f"suggestion {answer['suggestion_id']} was already logged as contact {first['id']}"
+    assert (
+        r.json()["detail"]
+        == f"suggestion {answer['suggestion_id']} was already logged as contact {first['id']}"
+    )
 
 
 def test_review_queue_entry_rules(make_client) -> None:
     confident = make_client(review_threshold=0.0)
     followed = suggest(confident, "My parcel never arrived")
     top = followed["suggestions"][0]["id"]
-    assert log_contact(confident, description=top, suggestion_id=followed["suggestion_id"])["review_status"] == "none"
+    assert (
+        log_contact(confident, description=top, suggestion_id=followed["suggestion_id"])["review_status"]
+        == "none"
+    )
     ignored = suggest(confident, "My parcel never arrived")
-    changed = log_contact(confident, description=other_than(confident, [top]), suggestion_id=ignored["suggestion_id"])
+    changed = log_contact(
+        confident, description=other_than(confident, [top]), suggestion_id=ignored["suggestion_id"]
+    )
     assert changed["review_status"] == "pending"
-    assert log_contact(confident, description=top)["review_status"] == "none"  # no suggestion: nothing to doubt
+    assert (
+        log_contact(confident, description=top)["review_status"] == "none"
+    )  # no suggestion: nothing to doubt
 
     doubtful = make_client(review_threshold=1.0)
     answer = suggest(doubtful, "My parcel never arrived")
     top = answer["suggestions"][0]["id"]
-    assert log_contact(doubtful, description=top, suggestion_id=answer["suggestion_id"])["review_status"] == "pending"
+    assert (
+        log_contact(doubtful, description=top, suggestion_id=answer["suggestion_id"])["review_status"]
+        == "pending"
+    )
     reasons = [i["reason"] for i in confident.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]]
     reasons += [i["reason"] for i in doubtful.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]]
     assert reasons == ["disagreement", "low_confidence"]

@@ -154,7 +154,10 @@ def test_database_down_gives_503_and_readyz_says_why(client: TestClient, tmp_pat
         )
     assert r.status_code == 503 and "database is unavailable; nothing was stored" in r.json()["detail"]
     assert r.headers["Retry-After"] == "5"
-    assert any("database unavailable: POST /v1/contacts refused with 503" in rec.getMessage() for rec in caplog.records)
+    assert any(
+        "database unavailable: POST /v1/contacts refused with 503" in rec.getMessage()
+        for rec in caplog.records
+    )
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["status"] == "not ready" and ready.json()["reason"].startswith("database unreachable")

@@ -48,7 +48,9 @@ def scenario(make_client, database_url: str) -> TestClient:
     sid, top = answered("Staff in the café were rude")
     contact("2026-01-09", "phone", "York", "negative", top[2], sid)
 
-    items = {i["contact"]["id"]: i for i in client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]}
+    items = {
+        i["contact"]["id"]: i for i in client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]
+    }
     assert len(items) == 3
     c2_top = items[c2["id"]]["suggestions"][0]["id"]
     for cid, description in ((c2["id"], c2_top), (c3["id"], c3["description"])):

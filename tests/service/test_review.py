@@ -17,7 +17,9 @@ def queued(make_client) -> tuple[TestClient, list[int]]:
     for day in ("2026-01-03", "2026-01-01", "2026-01-02"):
         answer = suggest(client, f"My parcel was due on {day} and never came")
         top = answer["suggestions"][0]["id"]
-        ids.append(log_contact(client, description=top, suggestion_id=answer["suggestion_id"], received_at=day)["id"])
+        ids.append(
+            log_contact(client, description=top, suggestion_id=answer["suggestion_id"], received_at=day)["id"]
+        )
     return client, ids
 
 
@@ -74,7 +76,10 @@ def test_second_decision_conflicts_unless_override(queued) -> None:
     client, contact_ids = queued
     item_id = queue(client)["items"][0]["id"]
     assert (
-        client.post(f"/v1/review/{item_id}", json={"description": "late_delivery"}, headers=REVIEWER).status_code == 200
+        client.post(
+            f"/v1/review/{item_id}", json={"description": "late_delivery"}, headers=REVIEWER
+        ).status_code
+        == 200
     )
     analyst = HEADERS["analyst"]
     again = client.post(f"/v1/review/{item_id}", json={"description": "lost_in_transit"}, headers=analyst)
@@ -83,7 +88,9 @@ def test_second_decision_conflicts_unless_override(queued) -> None:
     assert f"review item {item_id} was already decided by bootstrap-reviewer at 20" in detail
     assert "override: true" in detail
     trail = client.get(f"/v1/review/{item_id}", headers=REVIEWER).json()
-    assert [d["description"] for d in trail["decisions"]] == ["late_delivery"]  # the refused one left no trace
+    assert [d["description"] for d in trail["decisions"]] == [
+        "late_delivery"
+    ]  # the refused one left no trace
 
     body = {"description": "lost_in_transit", "note": "tracking shows lost", "override": True}
     r = client.post(f"/v1/review/{item_id}", json=body, headers=analyst)

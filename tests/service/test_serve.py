@@ -79,7 +79,9 @@ def test_without_bootstrap_nothing_is_trained(serve_env: dict[str, Any]) -> None
     assert serve().exit_code == 0 and serve_env["trained"] == []
 
 
-def test_bootstrap_refuses_a_missing_model_directory(serve_env: dict[str, Any], monkeypatch, tmp_path) -> None:
+def test_bootstrap_refuses_a_missing_model_directory(
+    serve_env: dict[str, Any], monkeypatch, tmp_path
+) -> None:
     monkeypatch.setenv("CONTACTLENS_MODEL_URI", str(tmp_path / "nowhere"))
     get_settings.cache_clear()
     result = serve("--bootstrap")

@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from service_helpers import HEADERS, log_contact, suggest
 
-from service.auth import KeyRing, create_key, revoke_key
 from contactlens.store import Base, make_engine, session_factory, upgrade
+from service.auth import KeyRing, create_key, revoke_key
 
 
 @pytest.fixture
@@ -75,7 +75,9 @@ def test_contact_and_review_round_trip(make_client, database_url: str) -> None:
         suggestion_id=answer["suggestion_id"],
     )
     assert "<EMAIL>" in created["text"] and created["review_status"] == "pending"
-    page = client.get("/v1/contacts?from=2026-05-01&to=2026-05-01&site=Leeds", headers=HEADERS["reviewer"]).json()
+    page = client.get(
+        "/v1/contacts?from=2026-05-01&to=2026-05-01&site=Leeds", headers=HEADERS["reviewer"]
+    ).json()
     assert [c["id"] for c in page["items"]] == [created["id"]]
     assert page["items"][0]["received_at"] == "2026-05-01T12:00:00"
     item = client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"][0]
@@ -100,7 +102,9 @@ def test_concurrent_decisions_only_one_wins(make_client, database_url: str) -> N
 
     def decide() -> None:
         barrier.wait()
-        r = client.post(f"/v1/review/{item_id}", json={"description": "late_delivery"}, headers=HEADERS["reviewer"])
+        r = client.post(
+            f"/v1/review/{item_id}", json={"description": "late_delivery"}, headers=HEADERS["reviewer"]
+        )
         codes.append(r.status_code)
 
     threads = [threading.Thread(target=decide) for _ in range(6)]

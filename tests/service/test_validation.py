@@ -113,7 +113,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "role", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "role", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_input_is_422_naming_the_field(client: TestClient, method, path, body, role, field) -> None:
     headers = {**HEADERS[role], "Content-Type": "application/json"}
     if isinstance(body, str):
@@ -143,7 +145,9 @@ def test_messages_say_what_is_wrong(client: TestClient) -> None:
 def test_exactly_10000_chars_and_256_texts_are_accepted(client: TestClient) -> None:
     r = client.post("/v1/suggest", json={"text": "x" * 10_000}, headers=HEADERS["logger"])
     assert r.status_code == 200
-    r = client.post("/v1/suggest/batch", json={"texts": ["late parcel"] * 256, "top_k": 1}, headers=HEADERS["logger"])
+    r = client.post(
+        "/v1/suggest/batch", json={"texts": ["late parcel"] * 256, "top_k": 1}, headers=HEADERS["logger"]
+    )
     assert r.status_code == 200 and len(r.json()["results"]) == 256
 
 
@@ -156,7 +160,9 @@ def test_text_limit_is_a_setting(make_client) -> None:
 def test_review_decision_with_unknown_description(client: TestClient) -> None:
     answer = suggest(client, "Where is my parcel, it is a week late")
     wrong = next(
-        d for d in client.app.state.model.taxonomy.active_ids if d not in {s["id"] for s in answer["suggestions"]}
+        d
+        for d in client.app.state.model.taxonomy.active_ids
+        if d not in {s["id"] for s in answer["suggestions"]}
     )
     log_contact(client, description=wrong, suggestion_id=answer["suggestion_id"])
     item = client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"][0]
