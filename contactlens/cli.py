@@ -14,6 +14,7 @@ import typer
 from contactlens import data as datamod
 from contactlens import taxonomy as taxmod
 from contactlens.cliutil import DateCol, LabelCol, SentimentCol, TextCol, columns, friendly
+from contactlens.drift_cli import app as drift_app
 from contactlens.errors import ContactLensError
 from service.cli import app as service_app
 from training.cli import app as training_app
@@ -31,6 +32,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(training_app)
 app.add_typer(retrain_app)
 app.add_typer(service_app)
+app.add_typer(drift_app)
 
 
 @taxonomy_app.command("validate")

@@ -25,7 +25,7 @@ from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 from service import reloader, ui
-from service.api import admin, catalog, contacts, health, reports, review, suggest
+from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
 from service.metrics import LatencyMiddleware, Metrics
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     app.state.reload_lock = asyncio.Lock()
     app.state.migrated = False
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
-    for module in (suggest, contacts, review, catalog, reports, admin, health):
+    for module in (suggest, contacts, review, catalog, reports, drift, admin, health):
         app.include_router(module.router)
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from contactlens import data as datamod
 from contactlens.data import SENTIMENTS
+from contactlens.drift import reference_extras
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import DataError
 from contactlens.model import ContactModel, Head, combine
@@ -49,7 +50,8 @@ def validate_training_data(frame: pd.DataFrame, taxonomy: Taxonomy, source: str)
     unknown = sorted(set(frame["description"]) - known)
     if unknown:
         raise DataError(
-            f"{source}: {len(unknown)} labels not in taxonomy {taxonomy.version}, first: {', '.join(unknown[:5])}"
+            f"{source}: {len(unknown)} labels not in taxonomy {taxonomy.version}, "
+            f"first: {', '.join(unknown[:5])}"
         )
     retired = sorted({d for d in frame["description"] if not taxonomy.descriptions[d].active})
     if retired:
@@ -159,9 +161,19 @@ def fit_head(
 
 
 def build_reference(
-    embeddings: np.ndarray, labels: np.ndarray, oof_conf: np.ndarray, threshold: float, cfg: TrainConfig
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    oof_conf: np.ndarray,
+    threshold: float,
+    cfg: TrainConfig,
+    oof: np.ndarray | None = None,
+    cleaned: list[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Statistics drift checks compare a window of contacts against."""
+    """Statistics drift checks compare a window of contacts against.
+
+    With the out-of-fold probabilities and the cleaned texts, also the confusion matrix, the tuned
+    "fits no description" rule and the word counts that drift's novelty and merge checks use.
+    """
     classes, y_idx = np.unique(labels, return_inverse=True)
     centroids = np.zeros((len(classes), embeddings.shape[1]), dtype=np.float32)
     spreads = np.zeros((len(classes), 2), dtype=np.float32)
@@ -173,7 +185,11 @@ def build_reference(
         spreads[k] = (dist.mean(), np.quantile(dist, 0.95))
     rng = np.random.default_rng(cfg.seed)
     take = rng.permutation(len(embeddings))[: cfg.reference_sample]
+    extras: dict[str, np.ndarray] = {}
+    if oof is not None and cleaned is not None:
+        extras = reference_extras(embeddings, y_idx, oof, cleaned, cfg.seed)
     return {
+        **extras,
         "classes": classes.astype(str),
         "class_share": (np.bincount(y_idx, minlength=len(classes)) / len(y_idx)).astype(np.float64),
         "centroids": centroids,
@@ -238,7 +254,7 @@ def train(
         "metrics": {"validation": validation},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
-    reference = build_reference(embeddings, labels, conf, threshold, cfg)
+    reference = build_reference(embeddings, labels, conf, threshold, cfg, oof=oof, cleaned=cleaned)
     model = ContactModel(encoder, vectorizer, desc_head, sent_head, taxonomy, metadata, reference)
     model.save(out_dir)
     return model, frame, oof

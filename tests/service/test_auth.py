@@ -36,6 +36,7 @@ ENDPOINTS = [
     ("GET", "/v1/model", None, ALL),
     ("GET", "/v1/reports/summary", None, {"analyst"}),
     ("POST", "/v1/admin/reload", None, {"analyst"}),
+    ("GET", "/v1/drift", None, {"analyst"}),
     ("GET", "/healthz", None, OPEN),
     ("GET", "/readyz", None, OPEN),
     ("GET", "/metrics", None, OPEN),
@@ -72,7 +73,9 @@ def test_role_matrix(seeded, method: str, path: str, body, allowed: set, caller:
     client, ids = seeded
     headers = {"X-API-Key": "not-a-key"} if caller == "bad" else HEADERS.get(caller or "", {})
     r = client.request(method, path.format(**ids), json=body, headers=headers)
-    if caller in allowed:
+    if caller in allowed and path == "/v1/drift":  # a handful of seeded contacts is too few to test
+        assert r.status_code == 422 and "at least" in r.json()["detail"], r.text
+    elif caller in allowed:
         assert 200 <= r.status_code < 300, r.text
     elif caller in (None, "bad"):
         assert r.status_code == 401, r.text

@@ -1,0 +1,315 @@
+"""Tell when the taxonomy needs revisiting, and why: a window of contacts checked against the reference.
+
+`run_drift(model, frame)` scores a window (a file, or the contacts logged in a date range) and returns the
+report whose top-level keys are a public contract (README): `revisit_taxonomy`, `reasons`, `input_drift`,
+`mix_drift`, `confidence_drift`, `novel_clusters`, `unused_descriptions`, `confused_pairs`,
+`split_candidates`, plus `window`, `novelty` and `mix_by_month`. No I/O here: the CLI and the service read
+the contacts and write the report.
+
+`reference_extras` is called at training time to store what the checks need beyond the basic reference.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from contactlens import drift_checks as checks
+from contactlens import novelty
+from contactlens.drift_checks import DriftConfig, Window
+from contactlens.errors import ContactLensError, ModelError
+from contactlens.model import ContactModel, Scores
+
+__all__ = ["DriftConfig", "analyse", "reference_extras", "run_drift"]
+
+REQUIRED = ("classes", "class_share", "centroids", "spreads", "sample_embeddings", "review_rate")
+REPORT_KEYS = (
+    "revisit_taxonomy",
+    "reasons",
+    "input_drift",
+    "mix_drift",
+    "confidence_drift",
+    "novel_clusters",
+    "unused_descriptions",
+    "confused_pairs",
+    "split_candidates",
+)
+
+
+def reference_extras(
+    embeddings: np.ndarray, y_idx: np.ndarray, oof: np.ndarray, cleaned: list[str], seed: int = 0
+) -> dict[str, np.ndarray]:
+    """What drift needs from the training data beyond centroids and samples (stored in reference.npz).
+
+    Args:
+        embeddings: L2-normalised training embeddings.
+        y_idx: class index of each training row.
+        oof: out-of-fold description probabilities.
+        cleaned: the redacted training texts (only word counts are kept).
+    """
+    k = oof.shape[1]
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (y_idx, oof.argmax(axis=1)), 1)
+    vocab, counts = novelty.term_counts(cleaned)
+    rng = np.random.default_rng(seed)
+    split = np.zeros(k, dtype=np.float32)
+    for c in range(k):
+        # On 40 contacts, as a window's split test sees at least that many: fewer contacts split more cleanly.
+        rows = np.nonzero(y_idx == c)[0]
+        if len(rows) >= 10:
+            take = rng.choice(rows, size=min(len(rows), 40), replace=False)
+            split[c] = checks.best_split(embeddings[take], seed)[0]
+    return {
+        "confusion": confusion,
+        **novelty.tune_rule(embeddings, y_idx, oof, seed),
+        "cluster_threshold": np.array([novelty.cluster_threshold(embeddings, y_idx, k)]),
+        "split_silhouette": split,
+        "term_vocab": vocab,
+        "term_counts": counts,
+    }
+
+
+def check_reference(model: ContactModel) -> None:
+    """Refuse a model whose artifact holds no (or an incomplete) drift reference."""
+    missing = [key for key in REQUIRED if key not in model.reference]
+    if missing:
+        where = model.path or "the model"
+        raise ModelError(
+            f"{where}: no drift reference (reference.npz lacks {', '.join(missing)}); retrain the model "
+            "with this ContactLens version to store one"
+        )
+    if list(model.reference["classes"]) != model.classes:
+        raise ModelError(f"{model.path}: reference.npz does not match the model's descriptions; retrain")
+
+
+def check_size(n: int, cfg: DriftConfig) -> None:
+    """Refuse an empty window, or one too small for the tests to tell drift from noise."""
+    if n == 0:
+        raise ContactLensError("the window holds no contacts (an empty file or date range): nothing to check")
+    if n < cfg.min_window:
+        raise ContactLensError(
+            f"the window holds {n} contacts; drift checks need at least {cfg.min_window} "
+            "to tell drift from noise"
+        )
+
+
+def analyse(
+    model: ContactModel,
+    scores: Scores,
+    dates: pd.Series | None = None,
+    corrections: list[tuple[str, str]] | None = None,
+    config: DriftConfig | None = None,
+) -> dict[str, Any]:
+    """Run every check on an already scored window and decide whether to revisit the taxonomy."""
+    cfg = config or DriftConfig()
+    check_reference(model)
+    n = len(scores.cleaned)
+    check_size(n, cfg)
+    w = Window(
+        embeddings=scores.embeddings,
+        confidence=scores.top_confidence,
+        predicted=scores.proba.argmax(axis=1),
+        texts=scores.cleaned,
+        classes=model.classes,
+        reference=model.reference,
+        taxonomy=model.taxonomy,
+        review_threshold=model.review_threshold,
+    )
+    novelty_summary, clusters = checks.novelty_check(w, cfg)
+    report: dict[str, Any] = {
+        "revisit_taxonomy": False,
+        "reasons": [],
+        "input_drift": checks.input_drift(w, cfg),
+        "mix_drift": checks.mix_drift(w, cfg),
+        "confidence_drift": checks.confidence_drift(w, cfg),
+        "novel_clusters": clusters,
+        "unused_descriptions": checks.unused_descriptions(w, cfg),
+        "confused_pairs": checks.confused_pairs(w, corrections, cfg),
+        "split_candidates": checks.split_candidates(w, cfg),
+        # Beyond the contract: the window, the novelty tests behind the clusters, the mix over time.
+        "window": _window_info(model, n, dates),
+        "novelty": novelty_summary,
+        "mix_by_month": mix_by_month(w, dates),
+    }
+    report["reasons"] = reasons(report)
+    report["revisit_taxonomy"] = bool(report["reasons"])
+    return report
+
+
+def run_drift(
+    model: ContactModel,
+    frame: pd.DataFrame,
+    store_corrections: list[tuple[str, str]] | None = None,
+    config: DriftConfig | None = None,
+) -> dict[str, Any]:
+    """Score a window of contacts and return the drift report (the JSON contract; see module doc).
+
+    Args:
+        model: a loaded model whose artifact holds a drift reference.
+        frame: the window: a `text` column, optionally `received_at` (for the mix over time).
+        store_corrections: (suggested, decided) description pairs of reviews in the window, if any.
+        config: levels and sizes of the checks.
+
+    Raises:
+        ContactLensError: an empty or too small window; ModelError for a model without a reference.
+    """
+    cfg = config or DriftConfig()
+    check_reference(model)
+    if "text" not in frame.columns:
+        raise ContactLensError("the window has no 'text' column")
+    frame = frame[frame["text"].fillna("").astype(str).str.strip() != ""]
+    check_size(len(frame), cfg)  # before scoring: say so at once
+    n_window = len(frame)
+    if n_window > cfg.max_contacts:
+        frame = frame.sample(n=cfg.max_contacts, random_state=cfg.seed).sort_index()
+    scores = model.score(frame["text"].astype(str).tolist())
+    dates = frame["received_at"] if "received_at" in frame.columns else None
+    report = analyse(model, scores, dates, store_corrections, cfg)
+    report["window"]["n_in_window"] = n_window  # n_contacts were checked: a sample when the window is larger
+    for c in report["novel_clusters"]:  # positions among the non-empty texts -> the frame's own row labels
+        c["rows"] = [frame.index[i] for i in c["rows"]]
+    return to_jsonable(report)
+
+
+def _window_info(model: ContactModel, n: int, dates: pd.Series | None) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "n_contacts": n,
+        "model_version": model.version,
+        "taxonomy_version": model.taxonomy.version,
+        "n_reference": int(model.metadata.get("n_train", 0)),
+    }
+    parsed = _parse_dates(dates)
+    if parsed is not None and parsed.notna().any():
+        info["from"] = parsed.min().date().isoformat()
+        info["to"] = parsed.max().date().isoformat()
+    return info
+
+
+def _parse_dates(dates: pd.Series | None) -> pd.Series | None:
+    if dates is None:
+        return None
+    parsed = pd.to_datetime(pd.Series(list(dates)), errors="coerce", utc=True, format="mixed")
+    return parsed.dt.tz_localize(None)
+
+
+def mix_by_month(w: Window, dates: pd.Series | None, top: int = 8) -> dict[str, Any] | None:
+    """Share of the suggested descriptions (the `top` commonest, the rest as 'other') and groups per month."""
+    parsed = _parse_dates(dates)
+    if parsed is None or parsed.notna().sum() == 0:
+        return None
+    month = parsed.dt.to_period("M").astype(str).where(parsed.notna(), None)
+    ids = np.asarray(w.classes)[w.predicted]
+    frame = pd.DataFrame({"month": month, "id": ids}).dropna()
+    commonest = frame["id"].value_counts().index[:top].tolist()
+    frame["shown"] = frame["id"].where(frame["id"].isin(commonest), "other")
+    frame["group"] = [w.taxonomy.group_of(i).id if i in w.taxonomy.descriptions else "?" for i in frame["id"]]
+    months = sorted(frame["month"].unique())
+    totals = frame.groupby("month").size().reindex(months)
+
+    def shares(col: str) -> dict[str, list[float]]:
+        table = frame.groupby(["month", col]).size().unstack(fill_value=0).reindex(months, fill_value=0)
+        return {str(c): [round(float(v), 4) for v in table[c] / totals] for c in table.columns}
+
+    names = {c: w.name(c) for c in commonest} | {"other": "Other descriptions"}
+    group_names = {g.id: g.name for g in w.taxonomy.groups}
+    return {
+        "months": months,
+        "contacts": [int(v) for v in totals],
+        "descriptions": shares("shown"),
+        "description_names": names,
+        "groups": shares("group"),
+        "group_names": group_names,
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def reasons(report: dict[str, Any]) -> list[str]:
+    """One sentence an analyst understands per finding; an empty list means no need to revisit."""
+    out = []
+    nov = report["novelty"]
+    if "rate" in nov["detected_by"]:
+        out.append(
+            f"{_pct(nov['share'])} of contacts fit no description ({nov['n_novel']} contacts; "
+            f"{_pct(nov['reference_share'])} expected from training, {_p(nov['p_value'])})"
+        )
+    if "distance" in nov["detected_by"]:
+        out.append(
+            "Contacts lie farther from every description than the training contacts do "
+            f"(distance test {_p(nov['distance_test']['p_value'])}): some fit no description"
+        )
+    for c in report["novel_clusters"][:5]:
+        out.append(
+            f"Possible new description '{c['proposed_name']}': {c['size']} similar contacts that fit no "
+            f"description ({_pct(c['share'])}), now filed mostly as '{c['filed_as']['name']}'"
+        )
+    for u in report["unused_descriptions"]:
+        out.append(
+            f"'{u['name']}' is falling out of use: {u['count']} contacts where "
+            f"{u['expected']:.0f} were expected"
+        )
+    for r in report["mix_drift"]["descriptions"] + report["mix_drift"]["groups"]:
+        if r["significant"] and r["count"] > 0.2 * r["expected"]:  # near-zero shares are reported as unused
+            change = f"{r['ratio']:.1f} times" if r["ratio"] and r["ratio"] >= 1 else "a fraction of"
+            was = _pct(r["reference_share"])
+            out.append(
+                f"'{r['name']}' now takes {_pct(r['window_share'])} of contacts against {was} in training "
+                f"({change} its share; {_p(r['p_adjusted'])}, corrected for the number of descriptions)"
+            )
+    conf = report["confidence_drift"]
+    if conf["detected"]:
+        out.append(
+            f"{_pct(conf['window_review_rate'])} of suggestions need review against "
+            f"{_pct(conf['reference_review_rate'])} in training ({_p(conf['p_value'])})"
+        )
+    inp = report["input_drift"]
+    if inp["detected"]:
+        dc, mmd = inp["domain_classifier"], inp["mmd"]
+        evidence = []
+        if dc["detected"]:
+            evidence.append(
+                f"a classifier tells them apart with AUC {dc['auc']:.2f}, "
+                f"chance gives up to {dc['auc_threshold']:.2f}"
+            )
+        if mmd["detected"]:
+            evidence.append(f"maximum mean discrepancy {_p(mmd['p_value'])}")
+        out.append(f"The contacts read differently from the training data ({'; '.join(evidence)})")
+    for pair in report["confused_pairs"]:
+        if pair["confirmed_by_review"]:
+            model = " (the model confuses them too)" if "model" in pair["sources"] else ""
+            out.append(
+                f"Reviewers moved {pair['review_corrections']} contacts between '{pair['a_name']}' and "
+                f"'{pair['b_name']}' ({_pct(pair['review_correction_rate'])} of their reviews){model}: "
+                "consider merging them or sharpening their guidance"
+            )
+    for s in report["split_candidates"]:
+        sizes = " and ".join(str(p["size"]) for p in s["parts"])
+        out.append(
+            f"'{s['name']}' contacts form two distinct groups ({sizes} contacts, "
+            f"silhouette {s['silhouette']:.2f}): consider splitting it"
+        )
+    return out
+
+
+def to_jsonable(value: Any) -> Any:
+    """The report with numpy scalars and arrays turned into plain Python (NaN and inf become None)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

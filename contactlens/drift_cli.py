@@ -1,0 +1,44 @@
+"""`contactlens drift`: check a window of contacts against the model's reference; JSON and HTML reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contactlens import data as datamod
+from contactlens.cliutil import DateCol, ModelOpt, TextCol, columns, friendly, load_model
+
+app = typer.Typer()
+
+
+@app.command()
+@friendly
+def drift(
+    data: Annotated[Path, typer.Option("--data", help="The window of contacts (CSV, JSONL or Parquet).")],
+    model: ModelOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full report as JSON.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the report as an HTML page.")] = None,
+    text_col: TextCol = "text",
+    date_col: DateCol = "received_at",
+) -> None:
+    """Tell whether the taxonomy needs revisiting: new kinds of contact, unused or confused descriptions."""
+    from contactlens.drift import check_reference, run_drift
+    from contactlens.drift_report import render_html
+
+    m = load_model(model)
+    check_reference(m)  # before reading a large file
+    frame = datamod.load(data, columns(text_col=text_col, date_col=date_col), need_label=False)
+    report = run_drift(m, frame)
+    typer.echo(f"{data}: {report['window']['n_contacts']} contacts")
+    typer.echo(f"revisit taxonomy: {'yes' if report['revisit_taxonomy'] else 'no'}")
+    for reason in report["reasons"]:
+        typer.echo(f"  - {reason}")
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        typer.echo(f"wrote {json_out}")
+    if html_out:
+        html_out.write_text(render_html(report), encoding="utf-8")
+        typer.echo(f"wrote {html_out}")

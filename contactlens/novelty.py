@@ -1,0 +1,345 @@
+"""Contacts that fit no description: the rule, its tuning on training data, and clusters of the misfits.
+
+A contact fits no description when its top confidence is low AND its embedding lies farther from the nearest
+description centroid than that description's own contacts usually do. Both thresholds are chosen at training
+time on the training data alone: every training contact is scored once as itself (a known contact, with
+out-of-fold probabilities) and once as if its description did not exist (its own class removed from the
+probabilities and renormalised, its own centroid removed), and the pair of thresholds that best separates the
+two (Youden's J) is kept. The novel contacts of a window are then clustered; each cluster is described by
+class-based TF-IDF keywords against the training vocabulary, a proposed name, and redacted examples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from contactlens.drift_stats import ctfidf
+from contactlens.text import tokens
+
+QUANTILES = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+# Words that carry no topic in contact verbatims, on top of scikit-learn's English stop words.
+_EXTRA_STOP = {
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank",
+    "dear",
+    "regards",
+    "please",
+    "pls",
+    "cust",
+    "customer",
+}
+_EXTRA_STOP |= {"ok", "okay", "yes", "does", "did", "doing", "want", "wanted", "need", "needs", "got", "just"}
+_EXTRA_STOP |= {"know", "like", "help", "tell", "able", "way", "really"}
+# scikit-learn's list holds words that name what a contact is about: keep those.
+_CONTENT = {"top", "bill", "call", "fire", "system", "empty", "full", "back", "front", "move", "part", "side"}
+_CONTENT |= {"interest", "detail", "found", "find"}
+STOP_WORDS = frozenset((ENGLISH_STOP_WORDS - _CONTENT) | _EXTRA_STOP)
+_WORD = re.compile(r"^[a-z][a-z-]*[a-z]$")  # no contractions ("n't", "'ve") or numbers
+
+
+def keyword_tokens(text: str) -> list[str]:
+    """Content words and two-word phrases of a (redacted) text, for keyword statistics."""
+    words = tokens(text)
+    keep = [w if (_WORD.match(w) and w not in STOP_WORDS) else None for w in words]
+    out = [w for w in keep if w]
+    out += [f"{a} {b}" for a, b in zip(keep, keep[1:], strict=False) if a and b]
+    return out
+
+
+def term_counts(texts: list[str], limit: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    """The `limit` most frequent keyword terms of a corpus and their counts (stored in the reference)."""
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(keyword_tokens(t))
+    common = counts.most_common(limit)
+    return np.array([t for t, _ in common], dtype=str), np.array([n for _, n in common], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- the rule
+
+
+def _loo_distances(
+    embeddings: np.ndarray, y_idx: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distance of every row to every class centroid, its own centroid computed without it."""
+    sums = np.zeros((n_classes, embeddings.shape[1]))
+    np.add.at(sums, y_idx, embeddings)
+    centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    dist = 1.0 - embeddings @ centroids.T
+    own = sums[y_idx] - embeddings
+    own_norm = np.maximum(np.linalg.norm(own, axis=1), 1e-12)
+    rows = np.arange(len(y_idx))
+    dist[rows, y_idx] = 1.0 - np.sum(embeddings * own, axis=1) / own_norm
+    return dist, centroids
+
+
+def tune_rule(
+    embeddings: np.ndarray, y_idx: np.ndarray, oof: np.ndarray, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Choose the confidence and per-description distance thresholds on training data (see module doc).
+
+    Also stores what the window-level tests need: per-description quantiles of the leave-one-out distances,
+    a likelihood-ratio table for the distance percentile, and the cluster sizes met by chance.
+
+    Args:
+        embeddings: L2-normalised training embeddings.
+        y_idx: class index of each row.
+        oof: out-of-fold class probabilities of each row.
+        seed: for the random windows of the cluster-size null.
+    """
+    n, k = oof.shape
+    dist, _ = _loo_distances(embeddings, y_idx, k)
+    rows = np.arange(n)
+    own_dist = dist[rows, y_idx]
+    # Known: as scored. Simulated novel: own class removed from the probabilities and from the centroids.
+    conf_known, near_known = oof.max(axis=1), dist.argmin(axis=1)
+    p_rest = oof.copy()
+    p_rest[rows, y_idx] = 0.0
+    conf_novel = p_rest.max(axis=1) / np.maximum(p_rest.sum(axis=1), 1e-12)
+    d_rest = dist.copy()
+    d_rest[rows, y_idx] = np.inf
+    near_novel = d_rest.argmin(axis=1)
+    d_known, d_novel = dist[rows, near_known], d_rest[rows, near_novel]
+    conf_grid = np.unique(np.quantile(np.r_[conf_known, conf_novel], np.linspace(0.02, 0.98, 49)))
+    by_class = [own_dist[y_idx == c] if np.any(y_idx == c) else np.zeros(1) for c in range(k)]
+    best = (-np.inf, 0.0, np.zeros(k), 0.0, 0.0)
+    for q in QUANTILES:
+        theta = np.array([np.quantile(d, q) for d in by_class])
+        far_known, far_novel = d_known > theta[near_known], d_novel > theta[near_novel]
+        for t in conf_grid:
+            fpr = float(np.mean(far_known & (conf_known < t)))
+            tpr = float(np.mean(far_novel & (conf_novel < t)))
+            if tpr - fpr > best[0]:
+                best = (tpr - fpr, float(t), theta, fpr, tpr)
+    _, t, theta, fpr, tpr = best
+    quantiles = np.stack([np.quantile(d, PERCENTILE_GRID) for d in by_class]).astype(np.float32)
+    u_known = distance_percentile(d_known, near_known, quantiles)
+    u_novel = distance_percentile(d_novel, near_novel, quantiles)
+    f0 = np.histogram(u_known, LLR_BINS)[0] + 1.0
+    f1 = np.histogram(u_novel, LLR_BINS)[0] + 1.0
+    llr = np.log(1 - LLR_EPS + LLR_EPS * (f1 / f1.sum()) / (f0 / f0.sum()))
+    h0 = llr[_bin(u_known)]
+    flags = (d_known > theta[near_known]) & (conf_known < t)
+    return {
+        "novelty_confidence": np.array([t]),
+        "novelty_distance": theta.astype(np.float32),
+        "novelty_rate": np.array([fpr]),
+        "novelty_recall": np.array([tpr]),
+        "distance_quantiles": quantiles,
+        "distance_llr": llr,
+        "distance_llr_null": np.array([h0.mean(), h0.std()]),
+        "cluster_null": cluster_null(embeddings, flags, cluster_threshold(embeddings, y_idx, k), seed),
+    }
+
+
+# The window-level distance test: a contact's distance to its nearest centroid as a percentile of that
+# description's own (leave-one-out) distances is uniform for known contacts, whatever the model's confidence.
+PERCENTILE_GRID = np.linspace(0.0, 1.0, 21)
+LLR_BINS = np.linspace(0.0, 1.0, 21)
+LLR_EPS = 0.1  # the share of novel contacts the likelihood ratio is tuned to detect
+
+
+def _bin(u: np.ndarray) -> np.ndarray:
+    return np.clip(np.digitize(u, LLR_BINS) - 1, 0, len(LLR_BINS) - 2)
+
+
+def distance_percentile(d: np.ndarray, nearest: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Where each distance falls among its nearest description's leave-one-out distances (0 to 1)."""
+    out = np.zeros(len(d))
+    for c in np.unique(nearest):
+        mask = nearest == c
+        out[mask] = np.interp(d[mask], quantiles[c], PERCENTILE_GRID)
+    return out
+
+
+def distance_test(d: np.ndarray, nearest: np.ndarray, reference: dict[str, np.ndarray]) -> dict[str, float]:
+    """One-sided test that a window holds contacts farther from the descriptions than known contacts are.
+
+    The statistic sums the log likelihood ratio of each contact's distance percentile (novel against known,
+    as simulated on training data); its mean and spread under no novelty come from the training contacts.
+    """
+    u = distance_percentile(d, nearest, reference["distance_quantiles"])
+    h = reference["distance_llr"][_bin(u)]
+    mean, sd = reference["distance_llr_null"]
+    z = float((h.sum() - len(h) * mean) / (np.sqrt(len(h)) * max(sd, 1e-9)))
+    return {
+        "z": round(z, 3),
+        "p_value": float(stats.norm.sf(z)),
+        "mean_percentile": round(float(u.mean()), 4),
+    }
+
+
+NULL_SIZES = (250, 500, 1000, 2000, 4000, 8000)
+
+
+def cluster_null(
+    embeddings: np.ndarray, flags: np.ndarray, threshold: float, seed: int = 0, reps: int = 20
+) -> np.ndarray:
+    """The largest cluster of flagged known contacts in random training windows of several sizes.
+
+    Returns rows of (window size, largest cluster over `reps` windows): a cluster of novel contacts in a
+    window must be larger than chance gives known ones to be reported.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(flags)
+    sizes = [s for s in NULL_SIZES if s <= n] or [n]
+    out = []
+    for s in sizes:
+        largest = 0
+        for _ in range(reps):
+            idx = rng.choice(n, size=s, replace=False)
+            picked = embeddings[idx][flags[idx]]
+            if len(picked):
+                largest = max(largest, int(np.bincount(cluster(picked, threshold)).max()))
+        out.append((s, largest))
+    return np.array(out, dtype=np.float64)
+
+
+def min_cluster_size(reference: dict[str, np.ndarray], n: int) -> int:
+    """The smallest cluster worth reporting in a window of n: above chance (interpolated), at least 5."""
+    if "cluster_null" not in reference:
+        return max(8, int(np.ceil(0.005 * n)))
+    sizes, largest = reference["cluster_null"][:, 0], reference["cluster_null"][:, 1]
+    # Beyond the sizes simulated, chance clusters grow about linearly with the window.
+    beyond = n > sizes[-1]
+    chance = largest[-1] * n / sizes[-1] if beyond else float(np.interp(np.log(n), np.log(sizes), largest))
+    return max(5, int(np.floor(chance)) + 1)
+
+
+def cluster_threshold(embeddings: np.ndarray, y_idx: np.ndarray, n_classes: int) -> float:
+    """The median over descriptions of the mean pairwise cosine distance between two of its contacts.
+
+    Novel contacts are clustered with average linkage up to this distance: a new description should be about
+    as tight as an existing one.
+    """
+    out = []
+    for c in range(n_classes):
+        e = embeddings[y_idx == c]
+        if len(e) >= 2:
+            s = e.sum(axis=0)
+            out.append(1.0 - (s @ s - np.sum(e * e)) / (len(e) * (len(e) - 1)))
+    return float(np.median(out)) if out else 0.5
+
+
+def misfits(
+    embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str, np.ndarray], review_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which contacts fit no description, with their nearest centroid and distance to it.
+
+    References written before the rule was tuned fall back to the review threshold and the 95th-percentile
+    spread of each description.
+    """
+    dist = 1.0 - embeddings @ reference["centroids"].T
+    nearest = dist.argmin(axis=1)
+    d = dist[np.arange(len(nearest)), nearest]
+    if "novelty_distance" in reference:
+        t, theta = float(reference["novelty_confidence"][0]), reference["novelty_distance"]
+    else:
+        t, theta = review_threshold, reference["spreads"][:, 1]
+    return (confidence < t) & (d > theta[nearest]), nearest, d
+
+
+def reference_misfit_rate(reference: dict[str, np.ndarray], review_threshold: float) -> float:
+    """The share of known contacts the rule flags: tuned at training, else measured on the stored sample."""
+    if "novelty_rate" in reference:
+        return float(reference["novelty_rate"][0])
+    flags, _, _ = misfits(
+        reference["sample_embeddings"], reference["sample_confidence"], reference, review_threshold
+    )
+    return float(flags.mean())
+
+
+# ---------------------------------------------------------------------------------------------- clusters
+
+
+def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-linkage clusters on cosine distance, merged up to `threshold`; labels 0..m-1 by size."""
+    if len(embeddings) < 2:
+        return np.zeros(len(embeddings), dtype=int)
+    model = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
+    )
+    labels = model.fit_predict(embeddings)
+    order = {lab: i for i, (lab, _) in enumerate(Counter(labels).most_common())}
+    return np.array([order[lab] for lab in labels])
+
+
+def propose_name(keywords: list[str]) -> str:
+    """A short name from the top keywords: the best phrase, then the next one that adds new words."""
+    if not keywords:
+        return "Unnamed kind of contact"
+    first = keywords[0]
+    # Prefer a two-word phrase that contains the top word.
+    for kw in keywords[1:5]:
+        if " " in kw and first in kw.split() and " " not in first:
+            first = kw
+            break
+    used = set(first.split())
+    second = next((kw for kw in keywords if not set(kw.split()) & used), "")
+    name = f"{first} / {second}" if second else first
+    return name[:1].upper() + name[1:]
+
+
+def slug(name: str) -> str:
+    return "new_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:48]
+
+
+def distinct(order: np.ndarray, texts: list[str], n: int) -> list[int]:
+    """The first n rows of `order` whose texts differ (repeated contacts make poor examples)."""
+    seen: set[str] = set()
+    out = []
+    for i in order:
+        if texts[i] not in seen:
+            seen.add(texts[i])
+            out.append(int(i))
+        if len(out) == n:
+            break
+    return out
+
+
+def describe_clusters(
+    embeddings: np.ndarray,
+    texts: list[str],
+    labels: np.ndarray,
+    min_size: int,
+    reference_terms: Counter[str] | None,
+    n_examples: int = 5,
+) -> list[dict[str, Any]]:
+    """Clusters of at least `min_size`: members, keywords, proposed name, the examples nearest the centre."""
+    sizes = Counter(labels.tolist())
+    kept = [lab for lab, n in sorted(sizes.items(), key=lambda kv: -kv[1]) if n >= min_size]
+    if not kept:
+        return []
+    member_idx = [np.nonzero(labels == lab)[0] for lab in kept]
+    bags = [[tok for i in idx for tok in keyword_tokens(texts[i])] for idx in member_idx]
+    keywords = ctfidf(bags, reference_terms, top=8)
+    out = []
+    for idx, kws in zip(member_idx, keywords, strict=True):
+        centre = embeddings[idx].mean(axis=0)
+        centre /= max(np.linalg.norm(centre), 1e-12)
+        closest = distinct(idx[np.argsort(1.0 - embeddings[idx] @ centre)], texts, n_examples)
+        words = [w for w, _ in kws]
+        name = propose_name(words)
+        out.append(
+            {
+                "members": idx,
+                "centre": centre,
+                "size": len(idx),
+                "keywords": words,
+                "proposed_name": name,
+                "proposed_id": slug(name),
+                "examples": [texts[i] for i in closest],
+                "cohesion": round(float(np.mean(embeddings[idx] @ centre)), 4),
+            }
+        )
+    return out

@@ -1,0 +1,63 @@
+"""GET /v1/drift: does the taxonomy need revisiting, judged on the contacts received in a date range."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query
+from sqlalchemy import func, select
+
+from contactlens.drift import DriftConfig, run_drift
+from contactlens.errors import ContactLensError
+from contactlens.store import DECIDED, Contact, ReviewDecision, ReviewItem, Suggestion
+from service.api.contacts import bounds, date_range
+from service.auth import Analyst
+from service.deps import ModelDep, SessionDep
+from service.schemas import DateBound
+
+router = APIRouter(prefix="/v1", tags=["drift"])
+
+
+@router.get("/drift")
+def drift(
+    session: SessionDep,
+    model: ModelDep,
+    _: Analyst,
+    from_: Annotated[DateBound | None, Query(alias="from", description="Received at or after.")] = None,
+    to: Annotated[DateBound | None, Query(description="Received before (a date includes that day).")] = None,
+) -> dict[str, Any]:
+    """The drift report (see the README's contract) over the contacts received in [from, to)."""
+    # A plain `def`: the checks are CPU-bound, so FastAPI runs them in its threadpool.
+    stmt = select(Contact.id, Contact.text, Contact.received_at)
+    rows = session.execute(date_range(stmt, from_, to)).all()
+    if not rows:
+        start, end = bounds(from_, to)
+        raise ContactLensError(
+            f"no contacts received between {start or 'the first'} and {end or 'now'}: nothing to check"
+        )
+    frame = pd.DataFrame(rows, columns=["id", "text", "received_at"]).set_index("id")
+    return run_drift(
+        model,
+        frame,
+        store_corrections=_corrections(session, from_, to),
+        config=DriftConfig(max_contacts=5000),
+    )
+
+
+def _corrections(session: Any, from_: Any, to: Any) -> list[tuple[str, str]]:
+    """(top suggestion, latest decision) of reviewed contacts; agreements count too (the denominator)."""
+    latest = (
+        select(ReviewDecision.review_item_id, func.max(ReviewDecision.id).label("id"))
+        .group_by(ReviewDecision.review_item_id)
+        .subquery()
+    )
+    stmt = (
+        select(Suggestion.top1_id, ReviewDecision.description_id)
+        .select_from(Contact)
+        .join(Suggestion, Contact.suggestion_id == Suggestion.id)
+        .join(ReviewItem, (ReviewItem.contact_id == Contact.id) & (ReviewItem.status == DECIDED))
+        .join(latest, latest.c.review_item_id == ReviewItem.id)
+        .join(ReviewDecision, ReviewDecision.id == latest.c.id)
+    )
+    return [(s, d) for s, d in session.execute(date_range(stmt, from_, to)).all()]

@@ -1,0 +1,50 @@
+"""GET /v1/drift over the contacts in the store."""
+
+from __future__ import annotations
+
+import pandas as pd
+from service_helpers import HEADERS, log_contact
+
+from tests.conftest import DATA
+
+KEYS = (
+    "revisit_taxonomy",
+    "reasons",
+    "input_drift",
+    "mix_drift",
+    "confidence_drift",
+    "novel_clusters",
+    "unused_descriptions",
+    "confused_pairs",
+    "split_candidates",
+)
+
+
+def test_drift_over_logged_contacts(client) -> None:
+    rows = pd.read_csv(DATA / "train.csv").sample(150, random_state=0)
+    for row in rows.itertuples():
+        log_contact(
+            client,
+            text=row.text,
+            channel=row.channel,
+            site=row.site,
+            received_at="2026-05-04",
+            description=row.description,
+            sentiment=row.sentiment,
+        )
+    r = client.get("/v1/drift", params={"from": "2026-05-01", "to": "2026-05-31"}, headers=HEADERS["analyst"])
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert set(KEYS) <= set(report)
+    assert isinstance(report["revisit_taxonomy"], bool)
+    assert report["revisit_taxonomy"] == bool(report["reasons"])
+    assert report["window"]["n_in_window"] == 150
+
+
+def test_drift_refuses_an_empty_or_small_window(client) -> None:
+    r = client.get("/v1/drift", params={"from": "2020-01-01", "to": "2020-01-31"}, headers=HEADERS["analyst"])
+    assert r.status_code == 422 and "no contacts received" in r.json()["detail"]
+    log_contact(client, text="Parcel late again", received_at="2026-05-04", description="late_delivery")
+    r = client.get("/v1/drift", headers=HEADERS["analyst"])
+    assert r.status_code == 422 and "at least" in r.json()["detail"]
+    assert client.get("/v1/drift", headers=HEADERS["reviewer"]).status_code == 403
