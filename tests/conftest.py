@@ -27,6 +27,14 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
+def cli_error_line(result) -> str:
+    """The one `error:` line a failed CLI command printed (exit 2, no traceback)."""
+    assert result.exit_code == 2, result.output
+    lines = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
 @pytest.fixture(scope="session")
 def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The encoder exported to ONNX once per test session."""

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from contactlens.cli import app
 from contactlens.settings import get_settings
-from tests.conftest import DATA
+from tests.conftest import DATA, cli_error_line
 
 runner = CliRunner()
 
@@ -29,13 +29,6 @@ def run(*args) -> object:
     return runner.invoke(app, [str(a) for a in args])
 
 
-def error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [x for x in result.output.splitlines() if x.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("csv", "message"),
     [
@@ -48,27 +41,27 @@ def error_line(result) -> str:
 )
 def test_train_refuses_unusable_data(home, tmp_path: Path, csv, message):
     (tmp_path / "d.csv").write_text(csv)
-    assert message in error_line(run("train", "--data", tmp_path / "d.csv", "--no-register"))
+    assert message in cli_error_line(run("train", "--data", tmp_path / "d.csv", "--no-register"))
 
 
 def test_train_refuses_labels_outside_the_taxonomy(home, tmp_path: Path):
     (tmp_path / "d.csv").write_text(
         "text,description\na,late_delivery\nb,late_delivery\nc,teleported\nd,teleported\n"
     )
-    line = error_line(run("train", "--data", tmp_path / "d.csv", "--taxonomy", DATA / "taxonomy.yaml"))
+    line = cli_error_line(run("train", "--data", tmp_path / "d.csv", "--taxonomy", DATA / "taxonomy.yaml"))
     assert "1 labels not in taxonomy 2026.1, first: teleported" in line
 
 
 def test_model_dir_that_is_not_an_artifact(home, tmp_path: Path):
-    line = error_line(run("evaluate", "--model", tmp_path, "--data", DATA / "test.csv"))
+    line = cli_error_line(run("evaluate", "--model", tmp_path, "--data", DATA / "test.csv"))
     assert "not a ContactLens model directory" in line
-    line = error_line(run("suggest", "--model", "models:/nothing@champion", "parcel late"))
+    line = cli_error_line(run("suggest", "--model", "models:/nothing@champion", "parcel late"))
     assert "cannot resolve models:/nothing@champion" in line
 
 
 def test_bad_config_names_the_field(home, tmp_path: Path):
     (tmp_path / "c.yaml").write_text("cv_folds: 1\ndescription: {members: []}\nsentiment: {members: []}\n")
-    line = error_line(run("train", "--data", DATA / "train.csv", "--config", tmp_path / "c.yaml"))
+    line = cli_error_line(run("train", "--data", DATA / "train.csv", "--config", tmp_path / "c.yaml"))
     assert "field 'cv_folds'" in line
 
 

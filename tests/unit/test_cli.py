@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from contactlens.cli import app
+from tests.conftest import cli_error_line
 
 runner = CliRunner()
 TAX = {
@@ -34,13 +35,6 @@ def write_tax(path: Path, doc=TAX) -> Path:
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [x for x in result.output.splitlines() if x.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 def command_paths():
@@ -80,7 +74,7 @@ def test_taxonomy_commands(tmp_path: Path):
 def test_taxonomy_duplicate_id_fails_with_one_line(tmp_path: Path):
     doc = yaml.safe_load(yaml.safe_dump(TAX))
     doc["groups"][0]["descriptions"].append({"id": "late", "name": "Again"})
-    line = one_error_line(invoke("taxonomy", "validate", write_tax(tmp_path / "dup.yaml", doc)))
+    line = cli_error_line(invoke("taxonomy", "validate", write_tax(tmp_path / "dup.yaml", doc)))
     assert "dup.yaml" in line and "duplicate description id 'late'" in line
 
 
@@ -114,14 +108,14 @@ def test_data_check_bad_input(tmp_path: Path, content, args, message):
     path = tmp_path / "d.csv"
     path.write_bytes(content)
     extra = [*args, write_tax(tmp_path / "t.yaml")] if args else []
-    line = one_error_line(invoke("data", "check", path, *extra))
+    line = cli_error_line(invoke("data", "check", path, *extra))
     assert message in line and "d.csv" in line
 
 
 def test_data_check_leakage_fails(tmp_path: Path):
     (tmp_path / "a.csv").write_text("text,description\nWhere is my parcel,late\nlost it,lost\n")
     (tmp_path / "b.csv").write_text("text,description\nwhere is my parcel?,late\n")
-    line = one_error_line(invoke("data", "check", tmp_path / "a.csv", "--against", tmp_path / "b.csv"))
+    line = cli_error_line(invoke("data", "check", tmp_path / "a.csv", "--against", tmp_path / "b.csv"))
     assert "also in the other file" in line
 
 
