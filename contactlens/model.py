@@ -178,11 +178,16 @@ class ContactModel:
         self.taxonomy.save(directory / "taxonomy.yaml")
         if self.reference:
             np.savez_compressed(directory / "reference.npz", **self.reference)  # type: ignore[arg-type]
-        meta = {**self.metadata, "format_version": FORMAT_VERSION, "versions": library_versions()}
-        (directory / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default))
-        self.metadata = meta
         self.path = directory
+        self.write_metadata()
         return directory
+
+    def write_metadata(self) -> None:
+        """(Re)write metadata.json alone, e.g. after test metrics or registry details were added."""
+        assert self.path is not None, "save the model first"
+        meta = {**self.metadata, "format_version": FORMAT_VERSION, "versions": library_versions()}
+        (self.path / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        self.metadata = meta
 
     @classmethod
     def load(cls, directory: str | Path, encoder_threads: int = 1) -> ContactModel:

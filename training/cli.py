@@ -102,7 +102,7 @@ def fit_and_log(frame, tax, cfg, out, test, source, register, alias, encoder_dir
         if chosen != "none":
             set_alias(settings, chosen, reg["version"])
         lines.append(f"registered {settings.registered_model_name} version {reg['version']} as {chosen}")
-    model.save(out)  # again, now with the test metrics and registry details in metadata.json
+    model.write_metadata()  # now with the test metrics and registry details
     lines.append(f"artifact: {out}")
     return lines
 
