@@ -102,7 +102,7 @@ def taxonomy_init(
 ) -> None:
     """Write a flat taxonomy from the labels of a data set (for example a public benchmark)."""
     frame = datamod.load(from_data, columns(text_col, label_col))
-    labels = [x for x in frame["description"] if x.strip()]
+    labels = [x for ids in frame["labels"] for x in ids if x.strip()]
     tax = taxmod.Taxonomy.from_labels(labels, name=name or from_data.stem)
     tax.save(out)
     typer.echo(f"wrote {out}: {len(tax.descriptions)} descriptions in one group")
@@ -132,6 +132,9 @@ def data_check(
         typer.echo(json.dumps(report.__dict__, indent=2))
     else:
         typer.echo(f"{file}: {report.rows} rows, {len(report.label_counts)} labels")
+        if report.details.get("rows_with_several_descriptions"):
+            n = report.details["rows_with_several_descriptions"]
+            typer.echo(f"{n} rows with several descriptions (each counted under every one of them)")
         for label, n in sorted(report.label_counts.items(), key=lambda kv: -kv[1]):
             typer.echo(f"  {n:6d}  {label}")
         for w in report.warnings:

@@ -98,14 +98,111 @@ def _canonical(frame: pd.DataFrame, path: Path, cols: Columns, need_label: bool)
 def load(path: str | Path, cols: Columns = Columns(), need_label: bool = True) -> pd.DataFrame:
     """Read a whole file into a frame with the canonical column names (`text`, `description`, ...).
 
+    A labelled frame also gets the parsed label list (see `with_labels`): `description` is then the primary
+    (first) description of each row.
+
     Raises:
-        DataError: a missing or empty file, a non-UTF-8 file, a missing column, no rows.
+        DataError: a missing or empty file, a non-UTF-8 file, a missing column, no rows, a malformed
+            description list (empty item, repeated id, unknown sentiment), naming the row.
     """
     path = Path(path)
     frame = _canonical(_read(path), path, cols, need_label)
     if frame.empty:
         raise DataError(f"{path}: the file has a header but no rows")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    return with_labels(frame, str(path)) if need_label else frame
+
+
+# ---------------------------------------------------------------------------------------- label lists
+
+LabelPair = tuple[str, str | None]
+
+
+def parse_labels(cell: str) -> list[LabelPair]:
+    """Parse a description cell: `id`, `id1;id2` or `id1:negative;id2:positive` (first = primary).
+
+    Returns [] for an empty cell.
+
+    Raises:
+        ValueError: an empty item (`a;;b`), a pair without an id, an unknown sentiment, a repeated id.
+    """
+    cell = cell.strip()
+    if not cell.strip(" ;"):  # nothing but separators: an empty list, reported as "no description"
+        return []
+    pairs: list[LabelPair] = []
+    seen: set[str] = set()
+    items = cell.split(";")
+    if items[-1].strip() == "" and len(items) > 1:  # a trailing ';' is harmless
+        items = items[:-1]
+    for n, item in enumerate(items, start=1):
+        item = item.strip()
+        if not item:
+            raise ValueError(f"item {n} of the description list '{cell}' is empty")
+        ident, sep, sentiment = item.partition(":")
+        ident, sentiment = ident.strip(), sentiment.strip().lower()
+        if not ident:
+            raise ValueError(f"item {n} of the description list '{cell}' has no description id")
+        if sep and sentiment not in SENTIMENTS:
+            raise ValueError(
+                f"unknown sentiment '{sentiment}' for '{ident}' in '{cell}': use {'/'.join(SENTIMENTS)}"
+            )
+        if ident in seen:
+            raise ValueError(f"description '{ident}' appears twice in '{cell}'")
+        seen.add(ident)
+        pairs.append((ident, sentiment or None))
+    return pairs
+
+
+def format_labels(pairs: list[LabelPair]) -> str:
+    """The cell for a label list: the inverse of `parse_labels`."""
+    return ";".join(f"{i}:{s}" if s else i for i, s in pairs)
+
+
+def with_labels(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
+    """Parse the `description` column into `labels` (tuple of ids) and `label_sentiments` (tuple, "" = none).
+
+    `description` becomes the primary id. A row whose pairs all carry one sentiment and has no overall
+    `sentiment` gets that one as its overall sentiment. Idempotent.
+
+    Raises:
+        DataError: a malformed description list, naming the row.
+    """
+    if "labels" in frame.columns:
+        return frame
+    out = frame.copy()
+    labels, sentiments = [], []
+    for i, cell in enumerate(out["description"]):
+        try:
+            pairs = parse_labels(cell)
+        except ValueError as exc:
+            raise DataError(f"{source}: row {i + 1}: {exc}") from None
+        labels.append(tuple(p[0] for p in pairs))
+        sentiments.append(tuple(p[1] or "" for p in pairs))
+    out["labels"] = labels
+    out["label_sentiments"] = sentiments
+    out["description"] = [lab[0] if lab else "" for lab in labels]
+    if any(any(s) for s in sentiments):
+        overall = out["sentiment"] if "sentiment" in out.columns else pd.Series("", index=out.index)
+        derived = [
+            o if o.strip() or len(set(s)) != 1 else s[0] for o, s in zip(overall, sentiments, strict=True)
+        ]
+        out["sentiment"] = derived
+    return out
+
+
+def is_multilabel(frame: pd.DataFrame) -> bool:
+    """True when some row carries more than one description."""
+    return bool(with_labels(frame)["labels"].map(len).gt(1).any())
+
+
+def pair_sentiments(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Per row, per description: the sentiment of that description (its pair, else the row's overall one)."""
+    frame = with_labels(frame)
+    overall = frame["sentiment"] if "sentiment" in frame.columns else pd.Series("", index=frame.index)
+    return [
+        tuple(s or o.strip().lower() for s in sents)  # type: ignore[misc]
+        for sents, o in zip(frame["label_sentiments"], overall, strict=True)
+    ]
 
 
 def iter_raw_chunks(
@@ -128,17 +225,41 @@ def iter_raw_chunks(
 
 
 def apply_migrations(frame: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
-    """Map labels written against older taxonomy versions to current ids."""
-    out = frame.copy()
-    out["description"] = out["description"].map(taxonomy.migrate)
+    """Map labels written against older taxonomy versions to current ids, in every position of a list.
+
+    Two ids that migrate to the same one are merged (the first keeps its place and its sentiment).
+    """
+    out = with_labels(frame).copy()
+    labels, sentiments = [], []
+    for ids, sents in zip(out["labels"], out["label_sentiments"], strict=True):
+        kept: dict[str, str] = {}
+        for ident, sent in zip(ids, sents, strict=True):
+            kept.setdefault(taxonomy.migrate(ident), sent)
+        labels.append(tuple(kept))
+        sentiments.append(tuple(kept.values()))
+    out["labels"], out["label_sentiments"] = labels, sentiments
+    out["description"] = [lab[0] if lab else "" for lab in labels]
     return out
+
+
+def label_cells(frame: pd.DataFrame) -> list[str]:
+    """The canonical description cell of each row (`a:negative;b`)."""
+    frame = with_labels(frame)
+    return [
+        format_labels([(i, s or None) for i, s in zip(ids, sents, strict=True)])
+        for ids, sents in zip(frame["labels"], frame["label_sentiments"], strict=True)
+    ]
 
 
 def data_hash(frame: pd.DataFrame) -> str:
     """A short content hash of the text and labels, recorded in the model's metadata."""
     h = hashlib.sha256()
-    cols = [c for c in ("text", "description", "sentiment") if c in frame.columns]
-    for row in frame[cols].itertuples(index=False):
+    parts = [frame["text"].tolist()]
+    if "description" in frame.columns:
+        parts.append(label_cells(frame))
+    if "sentiment" in frame.columns:
+        parts.append(frame["sentiment"].tolist())
+    for row in zip(*parts, strict=True):
         h.update("\x1f".join(row).encode("utf-8"))
         h.update(b"\x1e")
     return h.hexdigest()[:16]
@@ -174,13 +295,17 @@ def check(
     frame: pd.DataFrame, path: str, taxonomy: Taxonomy | None = None, against: pd.DataFrame | None = None
 ) -> CheckReport:
     """Check a labelled frame: empties, duplicates, conflicts, unknown labels and leakage into `against`."""
-    counts = frame["description"].value_counts()
+    frame = with_labels(frame, path)
+    counts = frame["labels"].explode().dropna().value_counts()
     report = CheckReport(path, len(frame), {str(k): int(v) for k, v in counts.items()})
+    multi = int(frame["labels"].map(len).gt(1).sum())
+    if multi:
+        report.details["rows_with_several_descriptions"] = multi
     text = frame["text"].str.strip()
     empty = frame.index[text == ""]
     if len(empty):
         report.errors.append(f"{len(empty)} empty texts (rows {_rows(empty)})")
-    nolabel = frame.index[frame["description"].str.strip() == ""]
+    nolabel = frame.index[frame["labels"].map(len) == 0]
     if len(nolabel):
         report.errors.append(f"{len(nolabel)} rows without a description (rows {_rows(nolabel)})")
     exact = frame.index[text.duplicated(keep="first") & (text != "")]
@@ -194,11 +319,12 @@ def check(
         )
     # The same text under two labels is a contradiction; near-identical texts under two labels may be a
     # genuine ambiguity (BANKING77: "top up" vs "top-up"), so only warn about those.
+    label_set = frame["labels"].map(lambda ls: ";".join(sorted(ls)))
     for key, severity, what in (
         (text, report.errors, "texts"),
         (keys, report.warnings, "near-identical texts"),
     ):
-        per_key = frame.assign(_k=key).groupby("_k")["description"].nunique()
+        per_key = frame.assign(_k=key, _l=label_set).groupby("_k")["_l"].nunique()
         conflicts = per_key[per_key > 1]
         if len(conflicts):
             severity.append(f"{len(conflicts)} {what} appear with conflicting descriptions")
@@ -223,21 +349,24 @@ def check(
 
 
 def _check_taxonomy(frame: pd.DataFrame, taxonomy: Taxonomy, report: CheckReport) -> None:
-    labels = frame["description"].map(taxonomy.migrate)
+    migrated_frame = apply_migrations(frame, taxonomy)
+    flat = migrated_frame["labels"].explode().dropna()
     known = set(taxonomy.descriptions)
-    unknown = sorted(set(labels) - known - {""})
+    unknown = sorted(set(flat) - known)
     if unknown:
-        n_rows = int(labels.isin(unknown).sum())
+        rows = flat.index[flat.isin(unknown)].unique()
         first = ", ".join(unknown[:5])
         report.errors.append(
-            f"{len(unknown)} labels unknown to taxonomy {taxonomy.version} ({n_rows} rows), first: {first}"
+            f"{len(unknown)} labels unknown to taxonomy {taxonomy.version} "
+            f"({len(rows)} rows: {_rows(rows)}), first: {first}"
         )
-    retired = sorted({lab for lab in labels if lab in known and not taxonomy.descriptions[lab].active})
+    retired = sorted({lab for lab in flat if lab in known and not taxonomy.descriptions[lab].active})
     if retired:
         report.warnings.append(f"labels of retired descriptions with no migration: {', '.join(retired[:5])}")
-    migrated = int((labels != frame["description"]).sum())
+    migrated = int((migrated_frame["labels"] != frame["labels"]).sum())
     if migrated:
         report.details["migrated_rows"] = migrated
-    unused = [d for d in taxonomy.active_ids if d not in set(labels)]
+    used = set(flat)
+    unused = [d for d in taxonomy.active_ids if d not in used]
     if unused:
         report.warnings.append(f"{len(unused)} active descriptions have no rows: {', '.join(unused[:5])}")

@@ -212,7 +212,7 @@ class OnnxEncoder:
         if progress:
             from tqdm.auto import tqdm  # only when asked: keeps import time down
 
-            bar = tqdm(total=len(texts), desc="encoding", unit="text")
+            bar = tqdm(total=len(texts), desc="encoding", unit="text", disable=None)  # none in logs
         try:
             # Tokenise a chunk at a time so that a large corpus does not hold every Encoding in memory.
             for chunk_start in range(0, len(texts), _SORT_CHUNK):

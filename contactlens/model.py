@@ -19,7 +19,7 @@ import sklearn
 from contactlens import taxonomy as taxmod
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import ModelError
-from contactlens.text import clean
+from contactlens.text import clean, split_clauses
 
 FORMAT_VERSION = 1
 _EPS = 1e-12
@@ -54,6 +54,37 @@ class Head:
         return combine(probs, self.weights, self.temperature)
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def combine_binary(member_probs: list[np.ndarray], weights: np.ndarray, temperature: float) -> np.ndarray:
+    """Independent per-description probabilities: weighted mean of the members' logits, then temperature."""
+    z = sum(w * _logit(p) for p, w in zip(member_probs, weights, strict=True))
+    return 1.0 / (1.0 + np.exp(-np.asarray(z) / temperature))
+
+
+@dataclass
+class MultiHead:
+    """The multi-label decision: one-vs-rest linear classifiers per feature set, combined and calibrated like
+    `Head`, with a threshold per description chosen on out-of-fold predictions."""
+
+    classes: np.ndarray
+    members: list[tuple[str, Any]]
+    weights: np.ndarray
+    temperature: float
+    thresholds: np.ndarray
+
+    def proba(self, features: dict[str, Any]) -> np.ndarray:
+        probs = [np.asarray(est.predict_proba(features[name])) for name, est in self.members]
+        return combine_binary(probs, self.weights, self.temperature)
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Which descriptions apply: a boolean matrix, probability at or above each one's threshold."""
+        return proba >= self.thresholds[None, :]
+
+
 @dataclass
 class Scores:
     """Everything one pass over some texts yields; the service, predict, evaluate and drift all read it."""
@@ -62,6 +93,7 @@ class Scores:
     embeddings: np.ndarray
     proba: np.ndarray
     sentiment: np.ndarray | None
+    multi: np.ndarray | None = None  # independent per-description probabilities (multi-label models)
 
     @property
     def top_confidence(self) -> np.ndarray:
@@ -80,8 +112,10 @@ class ContactModel:
         taxonomy: taxmod.Taxonomy,
         metadata: dict[str, Any],
         reference: dict[str, np.ndarray] | None = None,
+        multilabel_head: MultiHead | None = None,
     ) -> None:
         self.encoder = encoder
+        self.multilabel_head = multilabel_head
         self.vectorizer = vectorizer
         self.description_head = description_head
         self.sentiment_head = sentiment_head
@@ -93,6 +127,11 @@ class ContactModel:
     @property
     def classes(self) -> list[str]:
         return [str(c) for c in self.description_head.classes]
+
+    @property
+    def multilabel(self) -> bool:
+        """True when the model decides several descriptions per contact (trained on multi-label data)."""
+        return self.multilabel_head is not None
 
     @property
     def review_threshold(self) -> float:
@@ -115,7 +154,108 @@ class ContactModel:
         feats = self.features(cleaned, emb)
         proba = self.description_head.proba(feats)
         sent = self.sentiment_head.proba(feats) if self.sentiment_head else None
-        return Scores(cleaned, emb, proba, sent)
+        multi = self.multilabel_head.proba(feats) if self.multilabel_head else None
+        return Scores(cleaned, emb, proba, sent, multi)
+
+    def decisions(self, scores: Scores) -> list[list[tuple[str, float]]]:
+        """Per text, the descriptions that apply with their confidence, most confident first.
+
+        A single-label model: the top description. A multi-label model: the top description of the ranking
+        head (every contact is about something) and every description at or above its own threshold. The
+        top description's confidence is the larger of its ranking and its multi-label probability: the chance
+        that it is THE main description cannot exceed the chance that it applies.
+        """
+        top = scores.proba.argmax(axis=1)
+        classes = self.classes
+        if self.multilabel_head is None or scores.multi is None:
+            return [[(classes[j], float(scores.proba[i, j]))] for i, j in enumerate(top)]
+        head = self.multilabel_head
+        col = {str(c): k for k, c in enumerate(head.classes)}
+        chosen = head.decide(scores.multi)
+        out = []
+        for i in range(len(scores.multi)):
+            found = {str(head.classes[j]): float(scores.multi[i, j]) for j in np.nonzero(chosen[i])[0]}
+            main = classes[top[i]]
+            p_main = float(scores.proba[i, top[i]])
+            if main in col:
+                p_main = max(p_main, float(scores.multi[i, col[main]]))
+            found[main] = max(found.get(main, 0.0), p_main)
+            out.append(sorted(found.items(), key=lambda kv: -kv[1]))
+        return out
+
+    def assign_clauses(
+        self, cleaned: list[str], ids: list[list[str]]
+    ) -> tuple[list[str], dict[str, Any], list[tuple[int, int, str]]]:
+        """Split texts about several descriptions into clauses and give each clause to one of them.
+
+        Clauses: spaCy sentences, then "but", "however", ";" ... (`text.split_clauses`). Each clause goes to
+        the listed description it most likely speaks of; a description no clause chose takes its likeliest
+        clause. Texts with one description or one clause are skipped.
+
+        Returns:
+            The clauses, their features, and (text index, clause index, description id) assignments.
+        """
+        pieces: list[tuple[int, list[str]]] = []
+        for i, text in enumerate(cleaned):
+            if len(ids[i]) > 1:
+                clauses = split_clauses(text)
+                if len(clauses) > 1:
+                    pieces.append((i, clauses))
+        if not pieces:
+            return [], {}, []
+        flat = [c for _, clauses in pieces for c in clauses]
+        feats = self.features(flat)
+        if self.multilabel_head is not None:
+            topic, classes = self.multilabel_head.proba(feats), [str(c) for c in self.multilabel_head.classes]
+        else:
+            topic, classes = self.description_head.proba(feats), self.classes
+        col = {c: k for k, c in enumerate(classes)}
+        assigned: list[tuple[int, int, str]] = []
+        start = 0
+        for i, clauses in pieces:
+            first = start
+            start += len(clauses)
+            wanted = [d for d in ids[i] if d in col]
+            if len(wanted) < 2:
+                continue
+            fit = topic[first:start][:, [col[d] for d in wanted]]
+            owner = fit.argmax(axis=1)
+            for k, d in enumerate(wanted):
+                mine = np.nonzero(owner == k)[0]
+                if len(mine) == 0:
+                    mine = np.array([int(fit[:, k].argmax())])
+                assigned += [(i, first + int(j), d) for j in mine]
+        return flat, feats, assigned
+
+    def description_sentiments(
+        self, cleaned: list[str], ids: list[list[str]], overall: np.ndarray | None
+    ) -> list[dict[str, dict[str, Any]]]:
+        """The sentiment of each description in each (cleaned) text, from the clauses that speak of it.
+
+        A text about one description, or of one clause, takes its overall sentiment; otherwise the sentiment
+        head scores the clauses `assign_clauses` gave each description, averaged.
+        """
+        if self.sentiment_head is None or overall is None:
+            return [{} for _ in cleaned]
+        labels = [str(c) for c in self.sentiment_head.classes]
+
+        def pack(p: np.ndarray) -> dict[str, Any]:
+            j = int(p.argmax())
+            return {"label": labels[j], "confidence": round(float(p[j]), 4)}
+
+        out: list[dict[str, dict[str, Any]]] = [
+            {d: pack(overall[i]) for d in row} for i, row in enumerate(ids)
+        ]
+        flat, feats, assigned = self.assign_clauses(cleaned, ids)
+        if not assigned:
+            return out
+        sent = self.sentiment_head.proba(feats)
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, j, d in assigned:
+            groups.setdefault((i, d), []).append(j)
+        for (i, d), rows in groups.items():
+            out[i][d] = pack(sent[rows].mean(axis=0))
+        return out
 
     def describe(self, description_id: str, confidence: float) -> dict[str, Any]:
         """One suggestion as the API and CLI show it."""
@@ -138,6 +278,10 @@ class ContactModel:
         limit = self.review_threshold if threshold is None else threshold
         order = np.argsort(-scores.proba, axis=1)[:, :top_k]
         classes = self.classes
+        decided = self.decisions(scores)
+        per_desc = self.description_sentiments(
+            scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment
+        )
         out = []
         for i, row in enumerate(order):
             sentiment = None
@@ -150,8 +294,11 @@ class ContactModel:
             out.append(
                 {
                     "suggestions": [self.describe(classes[j], scores.proba[i, j]) for j in row],
+                    "descriptions": [
+                        {**self.describe(d, c), "sentiment": per_desc[i].get(d)} for d, c in decided[i]
+                    ],
                     "sentiment": sentiment,
-                    "needs_review": bool(scores.proba[i, row[0]] < limit),
+                    "needs_review": bool(scores.proba[i, row[0]] < limit or not decided[i]),
                     "redacted_text": scores.cleaned[i],
                 }
             )
@@ -171,6 +318,7 @@ class ContactModel:
                 "vectorizer": self.vectorizer,
                 "description": self.description_head,
                 "sentiment": self.sentiment_head,
+                "multilabel": self.multilabel_head,
             },
             directory / "heads.joblib",
             compress=3,
@@ -212,7 +360,14 @@ class ContactModel:
         ref_path = directory / "reference.npz"
         reference = dict(np.load(ref_path, allow_pickle=False)) if ref_path.is_file() else {}
         model = cls(
-            encoder, heads["vectorizer"], heads["description"], heads["sentiment"], tax, meta, reference
+            encoder,
+            heads["vectorizer"],
+            heads["description"],
+            heads["sentiment"],
+            tax,
+            meta,
+            reference,
+            heads.get("multilabel"),  # absent in artifacts from before multi-label support
         )
         model.path = directory
         return model

@@ -1,7 +1,14 @@
 """The central store: SQLAlchemy 2 typed ORM tables, the engine, and Alembic migrations applied at start-up.
 
 Tables: `suggestions` (what the model proposed, so acceptance can be reported), `contacts` (every logged
-contact), `review_items` (the queue) with `review_decisions` (append-only audit trail) and `api_keys`.
+contact), `contact_descriptions` (every description of a contact, as logged and as currently labelled, in
+order: the first is the primary), `review_items` (the queue) with `review_decisions` (append-only audit trail)
+and `api_keys`.
+
+Invariant, kept by a `before_flush` hook whoever writes a contact: a contact's first logged description is
+`(description_id, sentiment)` and its first current description `(current_description_id, current_sentiment)`.
+Code that only sets the primary columns (older code, label imports) gets a one-description set; code that
+labels several descriptions calls `set_descriptions`.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,16 +31,28 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
+    and_,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    foreign,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 log = logging.getLogger(__name__)
 
 PENDING, DECIDED = "pending", "decided"
+LOGGED, CURRENT = "logged", "current"  # the two sets of a contact's descriptions
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -66,6 +86,9 @@ class Suggestion(Base):
     ranked: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{id, confidence}] best first
     sentiment: Mapped[str | None] = mapped_column(String(32))
     needs_review: Mapped[bool] = mapped_column(Boolean)
+    # The model's multi-label decision, [{id, confidence, sentiment}] (sentiment a label or null); null when
+    # the model gave none (stored before it did).
+    descriptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Contact(Base):
@@ -91,6 +114,45 @@ class Contact(Base):
 
     suggestion: Mapped[Suggestion | None] = relationship(lazy="joined")
     review: Mapped[ReviewItem | None] = relationship(back_populates="contact", lazy="joined")
+    logged_descriptions: Mapped[list[ContactDescription]] = relationship(
+        primaryjoin=lambda: and_(
+            Contact.id == foreign(ContactDescription.contact_id), ContactDescription.kind == LOGGED
+        ),
+        order_by=lambda: ContactDescription.position,
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        overlaps="current_descriptions",
+    )
+    current_descriptions: Mapped[list[ContactDescription]] = relationship(
+        primaryjoin=lambda: and_(
+            Contact.id == foreign(ContactDescription.contact_id), ContactDescription.kind == CURRENT
+        ),
+        order_by=lambda: ContactDescription.position,
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        overlaps="logged_descriptions",
+    )
+
+
+class ContactDescription(Base):
+    """One description of a contact: `kind` logged (as the person logging it chose) or current (the latest
+    review, else as logged); `position` 0 is the primary. Each description is listed once per set.
+    `group_id` is the description's group when it was stored (null only for a logged description backfilled
+    by migration 0002 that a review had since replaced)."""
+
+    __tablename__ = "contact_descriptions"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "kind", "position", name="uq_contact_descriptions_position"),
+        Index("ix_contact_descriptions_kind_description", "kind", "description_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    description_id: Mapped[str] = mapped_column(String(200))
+    group_id: Mapped[str | None] = mapped_column(String(200))
+    sentiment: Mapped[str | None] = mapped_column(String(32))
 
 
 class ReviewItem(Base):
@@ -126,8 +188,26 @@ class ReviewDecision(Base):
     sentiment: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     override: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Every description chosen, [{id, sentiment}], primary first (= description_id/sentiment); null for
+    # decisions recorded before migration 0002 or by code that sets only the primary: read it with
+    # `decided_descriptions`.
+    descriptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
 
     item: Mapped[ReviewItem] = relationship(back_populates="decisions")
+
+
+def decided_descriptions(decision: ReviewDecision) -> list[dict[str, Any]]:
+    """The descriptions a decision chose, [{id, sentiment}], primary first (older rows: the primary alone)."""
+    return description_list(decision.description_id, decision.sentiment, decision.descriptions)
+
+
+def description_list(
+    description_id: str, sentiment: str | None, descriptions: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """A decision's columns as [{id, sentiment}]: the `descriptions` list, else the primary alone."""
+    if descriptions:
+        return [{"id": d["id"], "sentiment": d.get("sentiment")} for d in descriptions]
+    return [{"id": description_id, "sentiment": sentiment}]
 
 
 class ApiKey(Base):
@@ -141,6 +221,83 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# ------------------------------------------------------------------------------------------ descriptions
+
+Pairs = Sequence[tuple[str, str | None, str | None]]  # (description id, group id, sentiment), primary first
+
+
+def set_descriptions(contact: Contact, kind: str, pairs: Pairs) -> None:
+    """Make a contact's `kind` set exactly `pairs` (primary first) and its primary columns follow.
+
+    Rows are updated in place by position, so the (contact, kind, position) constraint holds at every step.
+    """
+    if not pairs:
+        raise ValueError("a contact has at least one description")
+    first_id, first_group, first_sentiment = pairs[0]
+    if kind == LOGGED:
+        contact.description_id, contact.sentiment = first_id, first_sentiment
+    elif kind == CURRENT:
+        contact.current_description_id, contact.current_sentiment = first_id, first_sentiment
+        if first_group is not None:
+            contact.current_group_id = first_group
+    else:
+        raise ValueError(f"unknown description set '{kind}'")
+    _replace_rows(contact, kind, pairs)
+
+
+def _rows(contact: Contact, kind: str) -> list[ContactDescription]:
+    return contact.logged_descriptions if kind == LOGGED else contact.current_descriptions
+
+
+def _replace_rows(contact: Contact, kind: str, pairs: Pairs) -> None:
+    rows = _rows(contact, kind)
+    for position, (did, group, sentiment) in enumerate(pairs):
+        if position < len(rows):
+            row = rows[position]
+            row.description_id, row.group_id, row.sentiment = did, group, sentiment
+        else:
+            rows.append(
+                ContactDescription(
+                    kind=kind, position=position, description_id=did, group_id=group, sentiment=sentiment
+                )
+            )
+    del rows[len(pairs) :]
+
+
+def _primary(contact: Contact, kind: str) -> tuple[str, str | None, str | None]:
+    if kind == CURRENT:
+        return contact.current_description_id, contact.current_group_id, contact.current_sentiment
+    group = contact.current_group_id if contact.description_id == contact.current_description_id else None
+    return contact.description_id, group, contact.sentiment
+
+
+def _changed(contact: Contact, *names: str) -> bool:
+    state = inspect(contact)
+    return any(state.attrs[n].history.has_changes() for n in names)
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_primaries(session: Session, _context: Any, _instances: Any) -> None:
+    """Keep each set's first row equal to the contact's primary columns (see the module docstring)."""
+    for contact in [*session.new, *session.dirty]:
+        if not isinstance(contact, Contact):
+            continue
+        fresh = contact in session.new
+        for kind, names in (
+            (LOGGED, ("description_id", "sentiment")),
+            (CURRENT, ("current_description_id", "current_group_id", "current_sentiment")),
+        ):
+            if not fresh and not _changed(contact, *names):
+                continue
+            did, group, sentiment = _primary(contact, kind)
+            rows = _rows(contact, kind)
+            if rows and rows[0].description_id == did:
+                rows[0].sentiment = sentiment
+                rows[0].group_id = group if group is not None else rows[0].group_id
+            else:  # the primary changed behind the set's back: the set is that description alone
+                _replace_rows(contact, kind, [(did, group, sentiment)])
 
 
 # ------------------------------------------------------------------------------------------------ engine

@@ -343,6 +343,32 @@ def split_sentences(text: str) -> list[str]:
     return [s for doc in nlp.pipe(lines) for s in (sent.text.strip() for sent in doc.sents) if s]
 
 
+# Where one clause of a sentence turns to another topic or tone: "the food was lovely but the wait was long".
+_CLAUSE_RE = re.compile(
+    r"(?:[;:]\s+|,?\s+(?=(?:but|however|although|though|whereas|except|on the other hand|also|plus)\b)"
+    r"|\s+-\s+)",
+    re.IGNORECASE,
+)
+
+
+def split_clauses(text: str, min_words: int = 3) -> list[str]:
+    """Sentences (:func:`split_sentences`) split further where a clause turns ("..., but ...", "; ").
+
+    A piece of fewer than `min_words` words joins the one before it, so "Thanks, but no." stays whole.
+    """
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        for piece in _CLAUSE_RE.split(sentence):
+            piece = piece.strip(" ,;:-")
+            if not piece:
+                continue
+            if out and (len(piece.split()) < min_words or len(out[-1].split()) < min_words):
+                out[-1] = f"{out[-1]} {piece}"
+            else:
+                out.append(piece)
+    return out
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case word tokens of the cleaned text, via the spaCy tokenizer.
 

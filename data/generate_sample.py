@@ -7,6 +7,10 @@ Deterministic (fixed seed) and standard library only:
 Each row is assembled from one core phrase of its description plus context, detail, an ask, sometimes a
 sentence about a neighbouring topic (the row keeps the MAIN topic's label), personal data, and a channel
 style (letter, email, phone notes, txt, web form, face to face, fax) with typos or txt-speak.
+
+After those single-label rows (and without touching their random stream), about 10% more rows speak of
+2-3 descriptions, each with its own sentiment: `description` is then `main:sentiment;other:sentiment`
+(see sample_multi.py and data/README.md).
 """
 
 import argparse
@@ -26,10 +30,12 @@ import phrases_other  # noqa: E402
 import phrases_product  # noqa: E402
 import phrases_store  # noqa: E402
 from sample_fillers import Slots  # noqa: E402
+from sample_multi import draw_topics, render_multi, settle  # noqa: E402
 from sample_styles import render  # noqa: E402
 from sample_words import FIRST_F, FIRST_M, STAFF_F, STAFF_M, STORES, SURNAMES  # noqa: E402
 
 SEED = 20260101
+MULTI_ROWS = {"train": 190, "test": 48}  # multi-topic rows, drawn after the single-label ones
 START, END = dt.date(2025, 10, 1), dt.date(2026, 10, 31)
 TEST_SHARE = 0.2
 COLUMNS = ["text", "description", "sentiment", "channel", "site", "received_at"]
@@ -227,6 +233,25 @@ def make_row(rng: random.Random, desc: str, split: str) -> dict[str, str]:
     }
 
 
+def make_multi_row(rng: random.Random, topics: list[str], split: str) -> dict[str, str]:
+    """A contact about several descriptions; the first is the main one and sets date, channel and site."""
+    group = GROUP_OF[topics[0]]
+    received = draw_date(rng, group)
+    channel = draw_channel(rng, group)
+    sentiments, overall = settle(topics, [draw_sentiment(rng, d) for d in topics])
+    site, store = draw_site(rng, group, channel)
+    slots = Slots(rng, received, store, gender=rng.choice("fm"))
+    specs = [(d, s, held_out(PHRASES[d], split)) for d, s in zip(topics, sentiments, strict=True)]
+    return {
+        "text": render_multi(rng, channel, specs, overall, slots, GROUP_OF),
+        "description": ";".join(f"{d}:{s}" for d, s in zip(topics, sentiments, strict=True)),
+        "sentiment": overall,
+        "channel": channel,
+        "site": site,
+        "received_at": received.isoformat(),
+    }
+
+
 NAMES = {w.lower() for w in FIRST_F + FIRST_M + STAFF_F + STAFF_M + SURNAMES}
 TOKEN = re.compile(r"[a-z]{3,}")
 
@@ -270,7 +295,39 @@ def build(seed: int = SEED) -> tuple[list[dict[str, str]], list[dict[str, str]]]
                     seen_sig.add(sig)
                     split.append(row)
                     made += 1
+    add_multi(train, test, seed)
     return train, test
+
+
+def add_multi(train: list[dict[str, str]], test: list[dict[str, str]], seed: int) -> None:
+    """Append the multi-topic rows, from their own random stream, under the same duplicate rules.
+
+    No test row may share 70% of its words with a training row that has any of its descriptions.
+    """
+    rng = random.Random(f"multi-{seed}")
+    seen_text = {r["text"] for r in train + test}
+    seen_sig = {signature(r["text"]) for r in train + test}
+    train_sigs: dict[str, list[frozenset[str]]] = {d: [] for d in GROUP_OF}
+    for row in train:
+        for item in row["description"].split(";"):
+            train_sigs[item.split(":")[0]].append(signature(row["text"]))
+    for split, n in ((train, MULTI_ROWS["train"]), (test, MULTI_ROWS["test"])):
+        made = 0
+        while made < n:
+            topics = draw_topics(rng, GROUP_OF)
+            row = make_multi_row(rng, topics, "test" if split is test else "train")
+            sig = signature(row["text"])
+            if row["text"] in seen_text or sig in seen_sig:
+                continue
+            if split is test and near_duplicate(sig, [s for d in topics for s in train_sigs[d]]):
+                continue
+            if split is train:
+                for d in topics:
+                    train_sigs[d].append(sig)
+            seen_text.add(row["text"])
+            seen_sig.add(sig)
+            split.append(row)
+            made += 1
 
 
 def write(rows: list[dict[str, str]], path: Path) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from contactlens.model import ContactModel
 from contactlens.settings import Settings
+from service.schemas import Labelled
 
 # The trivial dependencies are `async def`: FastAPI would run a plain `def` in the threadpool, a hop each.
 
@@ -59,6 +60,56 @@ def check_description(model: ContactModel, description: str, field: str = "descr
     if not tax.descriptions[did].active:
         invalid(field, f"description '{description}' is retired in taxonomy {tax.version}", description)
     return did
+
+
+def check_descriptions(model: ContactModel, body: Labelled) -> list[tuple[str, str, str | None]]:
+    """A request's descriptions as (id, group, sentiment), primary first, each an active id of the served
+    taxonomy (old ids migrated) listed once; else a 422 naming the field and position.
+
+    `description` alone is the primary alone (with `sentiment`); `descriptions` lists them all; with both,
+    `description` must be the first of `descriptions`. `sentiment` is the primary's: with a sentiment on
+    `descriptions[0]` as well, the two must agree.
+    """
+    tax = model.taxonomy
+    if body.descriptions is None:
+        if body.description is None:
+            invalid("description", "give the description id, or a list of them as descriptions")
+        did = check_description(model, body.description)
+        return [(did, tax.descriptions[did].group, body.sentiment)]
+    if not body.descriptions:
+        invalid("descriptions", "is empty: list at least one description, the primary first", [])
+    seen: dict[str, int] = {}
+    out = []
+    for i, choice in enumerate(body.descriptions):
+        did = check_description(model, choice.id, f"descriptions.{i}.id")
+        if did in seen:
+            now = "" if did == choice.id else f" (now '{did}')"
+            invalid(
+                f"descriptions.{i}.id",
+                f"'{choice.id}'{now} is already listed as descriptions.{seen[did]}: "
+                "list each description once",
+                choice.id,
+            )
+        seen[did] = i
+        out.append((did, tax.descriptions[did].group, choice.sentiment))
+    if body.description is not None:
+        primary = check_description(model, body.description)
+        if primary != out[0][0]:
+            invalid(
+                "description",
+                f"'{body.description}' is not the first of descriptions ('{body.descriptions[0].id}'): "
+                "the first is the primary; send one of them or make them agree",
+                body.description,
+            )
+    first = body.descriptions[0].sentiment
+    if body.sentiment is not None and first is not None and body.sentiment != first:
+        invalid(
+            "sentiment",
+            f"'{body.sentiment}' differs from descriptions.0.sentiment '{first}' (both are the primary's)",
+            body.sentiment,
+        )
+    out[0] = (out[0][0], out[0][1], first or body.sentiment)
+    return out
 
 
 def review_threshold(model: ContactModel, settings: Settings) -> float:

@@ -20,6 +20,7 @@ Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 Sentiment = Literal[SENTIMENTS]  # type: ignore[valid-type]
 Role = Literal["logger", "reviewer", "analyst"]
 ReportBy = Literal["group", "description", "channel", "site", "sentiment"]
+MAX_DESCRIPTIONS = 20
 
 
 def _check_text(value: str) -> str:
@@ -92,11 +93,24 @@ class SentimentPublic(BaseModel):
     confidence: float
 
 
+class DescriptionDecision(Suggestion):
+    """One description the model decided applies (above its own threshold), with its own sentiment."""
+
+    sentiment: SentimentPublic | None = Field(
+        description="The sentiment of what the verbatim says about this description; null without a model."
+    )
+
+
 class SuggestResponse(BaseModel):
     suggestion_id: str | None = Field(
         description="Quote it when logging the contact; null if it was not stored."
     )
     suggestions: list[Suggestion]
+    descriptions: list[DescriptionDecision] = Field(
+        default_factory=list,
+        description="The multi-label decision: every description that applies, most confident first "
+        "(a single-label model gives its top suggestion alone).",
+    )
     sentiment: SentimentPublic | None
     needs_review: bool
     redacted_text: str
@@ -111,13 +125,36 @@ class BatchSuggestResponse(BaseModel):
 # ----------------------------------------------------------------------------------------------- contacts
 
 
-class ContactCreate(Strict):
+class DescriptionChoice(Strict):
+    """A description given with a contact or a review decision, with the sentiment about it if known."""
+
+    id: DescriptionId
+    sentiment: Sentiment | None = None
+
+
+class DescriptionLabel(BaseModel):
+    id: str
+    sentiment: str | None
+
+
+class Labelled(Strict):
+    """`description` (one id), `descriptions` (several, primary first), or both when they agree."""
+
+    description: DescriptionId | None = Field(None, description="The primary description.")
+    descriptions: list[DescriptionChoice] | None = Field(
+        None,
+        max_length=MAX_DESCRIPTIONS,
+        description="Every description, primary first, each listed once with its own sentiment "
+        "(the primary's may instead be given as `sentiment`). With `description`, the first must equal it.",
+    )
+    sentiment: Sentiment | None = Field(None, description="The sentiment of the primary description.")
+
+
+class ContactCreate(Labelled):
     text: Verbatim
     channel: Channel
     site: str | None = Field(None, max_length=200)
     received_at: datetime | None = Field(None, description="When the contact arrived (default: now).")
-    description: DescriptionId
-    sentiment: Sentiment | None = None
     suggestion_id: str | None = Field(None, max_length=32, description="The /v1/suggest answer it follows.")
 
 
@@ -135,6 +172,10 @@ class ContactPublic(BaseModel):
     current_description: str = Field(description="The latest reviewed description, else the logged one.")
     current_group: str
     current_sentiment: str | None
+    descriptions: list[DescriptionLabel] = Field(description="Every description as logged, primary first.")
+    current_descriptions: list[DescriptionLabel] = Field(
+        description="Every description after the latest review (else as logged), primary first."
+    )
     suggestion_id: str | None
     review_status: Literal["none", "pending", "decided"]
 
@@ -149,9 +190,7 @@ class ContactPage(BaseModel):
 # ------------------------------------------------------------------------------------------------- review
 
 
-class ReviewDecisionCreate(Strict):
-    description: DescriptionId
-    sentiment: Sentiment | None = None
+class ReviewDecisionCreate(Labelled):
     note: str | None = Field(None, max_length=2000)
     override: bool = Field(False, description="Replace an earlier decision (both stay in the audit trail).")
 
@@ -162,6 +201,7 @@ class ReviewDecisionPublic(BaseModel):
     decided_at: datetime
     description: str
     sentiment: str | None
+    descriptions: list[DescriptionLabel] = Field(description="Every description chosen, primary first.")
     note: str | None
     override: bool
 
@@ -169,6 +209,12 @@ class ReviewDecisionPublic(BaseModel):
 class RankedSuggestion(BaseModel):
     id: str
     confidence: float
+
+
+class ModelDescription(BaseModel):
+    id: str
+    confidence: float
+    sentiment: str | None
 
 
 class ReviewItemPublic(BaseModel):
@@ -180,6 +226,9 @@ class ReviewItemPublic(BaseModel):
     decided_at: datetime | None
     contact: ContactPublic
     suggestions: list[RankedSuggestion]
+    model_descriptions: list[ModelDescription] = Field(
+        description="The model's multi-label decision when the contact was suggested (empty if not stored)."
+    )
     decisions: list[ReviewDecisionPublic]
 
 
@@ -248,6 +297,26 @@ class ReportSummary(BaseModel):
     to: datetime | None
     total: ReportRow
     rows: list[ReportRow]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class DescriptionReportRow(BaseModel):
+    description: str
+    group: str | None
+    contacts: int = Field(description="Contacts with this description among their current descriptions.")
+    negative: int
+    neutral: int
+    positive: int
+    unknown: int = Field(description="No sentiment recorded for this description.")
+
+
+class DescriptionReport(BaseModel):
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    contacts: int = Field(description="Contacts received in the range.")
+    descriptions: int = Field(description="Descriptions counted: each description of each contact once.")
+    rows: list[DescriptionReportRow]
 
     model_config = ConfigDict(populate_by_name=True)
 

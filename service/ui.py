@@ -288,13 +288,19 @@ def review_decide(
     request: Request,
     item_id: int,
     description: Annotated[str, Form()] = "",
+    sentiment: Annotated[str, Form()] = "",
+    also: Annotated[list[str] | None, Form()] = None,
     note: Annotated[str, Form()] = "",
     override: Annotated[str, Form()] = "",
     csrf: Annotated[str | None, Form()] = None,
     x_csrf_token: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Save a decision with the same store logic as POST /v1/review/{id}. JSON for the page's script,
-    else (a plain form post) a redirect back to the queue or a page saying what went wrong."""
+    else (a plain form post) a redirect back to the queue or a page saying what went wrong.
+
+    `description` is the primary (with `sentiment`, blank to keep the contact's); each `also` a secondary
+    description as `id` or `id:sentiment` (the label cell's form). A secondary that repeats the primary or an
+    earlier one is dropped: the page lets a reviewer promote a secondary to primary with one key."""
     user = current_user(request)
     if user is None:
         return _to_login(request)
@@ -304,25 +310,51 @@ def review_decide(
     if not description.strip():
         return _refused(request, user, 422, NO_CHOICE, item_id)
     model = request.app.state.model
+    primary = description.strip()
+    secondary = _secondary(primary, also or [])
     with request.app.state.sessions() as session:
         try:
-            fields = {"description": description.strip(), "note": note.strip() or None, "override": wanted}
+            fields: dict[str, Any] = {"note": note.strip() or None, "override": wanted}
+            if secondary:
+                first = {"id": primary, "sentiment": sentiment.strip() or None}
+                fields["descriptions"] = [first, *secondary]
+            else:
+                fields |= {"description": primary, "sentiment": sentiment.strip() or None}
             body = ReviewDecisionCreate.model_validate(fields)
             record_decision(session, model, item_id, body, user.name)
         except (ValidationError, RequestValidationError) as exc:
             return _refused(request, user, 422, _first_error(exc), item_id)
         except AlreadyDecided as exc:
-            conflict = ui_views.conflict(session, model, item_id, exc, description.strip(), note.strip())
+            conflict = ui_views.conflict(session, model, item_id, exc, primary, note.strip())
+            conflict |= {"sentiment": sentiment.strip(), "also": [_cell(d) for d in secondary]}
             return _conflict(request, user, conflict | ui_views.counts(session, user.name))
         except HTTPException as exc:
             return _refused(request, user, exc.status_code, str(exc.detail), item_id)
         counts = ui_views.counts(session, user.name)
-    name = ui_views.label(model.taxonomy, description.strip())["name"]
+    name = ui_views.label(model.taxonomy, primary)["name"]
     kept = " (override: earlier decisions stay on record)" if wanted else ""
-    message = f'Saved item {item_id} as "{name}"{kept}.'
+    more = ", ".join(f'"{ui_views.label(model.taxonomy, str(d["id"]))["name"]}"' for d in secondary)
+    message = f'Saved item {item_id} as "{name}"{f" with {more}" if more else ""}{kept}.'
     if _wants_json(request):
         return JSONResponse({"message": message, "item": item_id, **counts}, headers=_HEADERS)
     return RedirectResponse("/ui/queue", status_code=303)
+
+
+def _secondary(primary: str, values: list[str]) -> list[dict[str, str | None]]:
+    """The `also` form values as [{id, sentiment}], without blanks, the primary or repeats."""
+    out: list[dict[str, str | None]] = []
+    seen = {primary}
+    for value in values:
+        ident, _, sentiment = value.strip().partition(":")
+        ident = ident.strip()
+        if ident and ident not in seen:
+            seen.add(ident)
+            out.append({"id": ident, "sentiment": sentiment.strip() or None})
+    return out
+
+
+def _cell(choice: dict[str, str | None]) -> str:
+    return f"{choice['id']}:{choice['sentiment']}" if choice["sentiment"] else str(choice["id"])
 
 
 def _first_error(exc: ValidationError | RequestValidationError) -> str:

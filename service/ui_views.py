@@ -29,7 +29,11 @@ from service.auth import Principal
 log = logging.getLogger(__name__)
 
 QUEUE_PAGE = 100  # items rendered at once; the page reloads for more when they are done
-REASONS = {"low_confidence": "low confidence", "disagreement": "logged differently from the top suggestion"}
+REASONS = {
+    "low_confidence": "low confidence",
+    "disagreement": "logged differently from the top suggestion",
+    "descriptions_differ": "logged descriptions differ from the model's decision",
+}
 
 
 def label(tax: Taxonomy, description_id: str) -> dict[str, Any]:
@@ -90,9 +94,18 @@ def _item(tax: Taxonomy, raw: dict[str, Any]) -> dict[str, Any]:
         # Stored redacted unless the service keeps raw text; the page shows the redacted form either way.
         "text": c["text"] if c["text_redacted"] else clean(c["text"]),
         "logged": label(tax, c["description"]),
+        "logged_also": [{**label(tax, d["id"]), "sentiment": d["sentiment"]} for d in c["descriptions"][1:]],
         "logged_by": c["logged_by"],
         "sentiment": c["current_sentiment"] or c["sentiment"],
         "suggestions": suggestions,
+        "model": [
+            {
+                **label(tax, d["id"]),
+                "shown": _pct(round(100 * d["confidence"]), d),
+                "sentiment": d.get("sentiment"),
+            }
+            for d in raw["model_descriptions"]
+        ],
     }
 
 

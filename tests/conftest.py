@@ -52,7 +52,7 @@ def fast_config():
 
     cfg = load_config()
     cfg.cv_folds = 3
-    for head in (cfg.description, cfg.sentiment):
+    for head in (cfg.description, cfg.sentiment, cfg.multilabel):
         for m in head.members:
             m.C = [m.C[-1]]
     return cfg

@@ -45,10 +45,14 @@ def train(
     cols = columns(text_col, label_col, sentiment_col)
     cfg = load_config(config)
     frame = datamod.load(data, cols)
-    tax = taxmod.load(taxonomy) if taxonomy else taxmod.Taxonomy.from_labels(frame["description"], data.stem)
+    tax = (
+        taxmod.load(taxonomy)
+        if taxonomy
+        else taxmod.Taxonomy.from_labels(frame["labels"].explode().dropna(), data.stem)
+    )
     test = datamod.apply_migrations(datamod.load(eval_data, cols), tax) if eval_data else None
     if test is not None:
-        unknown = sorted(set(test["description"]) - set(tax.descriptions))
+        unknown = sorted(set(test["labels"].explode().dropna()) - set(tax.descriptions))
         if unknown:
             raise ContactLensError(
                 f"{eval_data}: labels not in the taxonomy, first: {', '.join(unknown[:5])}"
@@ -109,10 +113,18 @@ def fit_and_log(frame, tax, cfg, out, test, source, register, alias, encoder_dir
 
 def _line(name: str, m: dict[str, Any]) -> str:
     sent = f", sentiment {m['sentiment_accuracy']:.3f}" if "sentiment_accuracy" in m else ""
+    multi = ""
+    if "multilabel_micro_f1" in m:
+        multi = (
+            f"; multi-label micro F1 {m['multilabel_micro_f1']:.3f}, "
+            f"macro F1 {m['multilabel_macro_f1']:.3f}, exact match {m['exact_match']:.3f}"
+        )
+        if m.get("sentiment_per_description_accuracy") is not None:
+            multi += f", sentiment per description {m['sentiment_per_description_accuracy']:.3f}"
     return (
         f"{name}: accuracy {m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}, "
         f"top-3 {m['top3_accuracy']:.3f}, "
-        f"ECE {m['ece']:.3f}, accuracy@80% {m['accuracy_at_coverage_80']:.3f}{sent}"
+        f"ECE {m['ece']:.3f}, accuracy@80% {m['accuracy_at_coverage_80']:.3f}{sent}{multi}"
     )
 
 
@@ -133,7 +145,7 @@ def evaluate(
     frame = datamod.apply_migrations(
         datamod.load(data, columns(text_col, label_col, sentiment_col)), m.taxonomy
     )
-    unknown = sorted(set(frame["description"]) - set(m.taxonomy.descriptions))
+    unknown = sorted(set(frame["labels"].explode().dropna()) - set(m.taxonomy.descriptions))
     if unknown:
         raise ContactLensError(
             f"{data}: labels unknown to the model's taxonomy, first: {', '.join(unknown[:5])}"
@@ -173,6 +185,10 @@ def suggest(
         )
     sent = result["sentiment"]
     typer.echo(f"sentiment: {sent['label']} ({sent['confidence']:.0%})" if sent else "sentiment: unavailable")
+    if m.multilabel:
+        for d in result["descriptions"]:
+            tone = f", {d['sentiment']['label']}" if d["sentiment"] else ""
+            typer.echo(f"applies: {d['name']} [{d['id']}] ({d['confidence']:.0%}{tone})")
     typer.echo("needs review" if result["needs_review"] else "confident")
 
 

@@ -40,8 +40,12 @@ class TrainConfig(BaseModel):
     n_jobs: int = Field(2, ge=1)
     reference_sample: int = Field(2000, ge=0)
     tfidf: TfidfConfig = TfidfConfig()
+    min_examples: int = Field(2, ge=1, description="Fewest rows a description needs (any position).")
     description: HeadConfig
     sentiment: HeadConfig
+    multilabel: HeadConfig = HeadConfig(
+        members=[MemberConfig(features="embedding", C=[4.0]), MemberConfig(features="tfidf", C=[20.0])]
+    )
 
 
 def load_config(path: str | Path | None = None) -> TrainConfig:

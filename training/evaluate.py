@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.preprocessing import MultiLabelBinarizer
 
+from contactlens import data as datamod
 from contactlens.model import ContactModel, Scores
 from contactlens.taxonomy import Taxonomy
 
@@ -133,6 +135,60 @@ def sentiment_metrics(y_true: list[str], proba: np.ndarray, classes: list[str]) 
     }
 
 
+def multilabel_metrics(y_true: list[list[str]], y_pred: list[list[str]]) -> dict[str, Any]:
+    """Set-valued decisions against the labelled sets: micro/macro F1, exact match, per-description figures.
+
+    Macro F1 averages the descriptions that occur in `y_true`.
+    """
+    labels = sorted({d for row in y_true for d in row} | {d for row in y_pred for d in row})
+    binarizer = MultiLabelBinarizer(classes=labels)
+    t = binarizer.fit_transform(y_true)
+    p = binarizer.transform(y_pred)
+    present = [k for k, lab in enumerate(labels) if t[:, k].any()]
+    prec, rec, f1, support = precision_recall_fscore_support(t, p, zero_division=0)
+    return {
+        "multilabel_micro_f1": float(f1_score(t, p, average="micro", zero_division=0)),
+        "multilabel_macro_f1": float(np.mean(f1[present])) if present else 0.0,
+        "exact_match": float(np.mean([set(a) == set(b) for a, b in zip(y_true, y_pred, strict=True)])),
+        "labels_per_contact": float(np.mean([len(b) for b in y_pred])) if y_pred else 0.0,
+        "multilabel_per_description": {
+            lab: {
+                "precision": float(prec[k]),
+                "recall": float(rec[k]),
+                "f1": float(f1[k]),
+                "support": int(support[k]),
+            }
+            for k, lab in enumerate(labels)
+        },
+    }
+
+
+def description_sentiment_metrics(model: ContactModel, frame: pd.DataFrame, scores: Scores) -> dict[str, Any]:
+    """Accuracy of the sentiment given to each labelled description of a contact (its pair's sentiment, else
+    the row's overall one), scored for the labelled descriptions so detection errors do not count twice.
+
+    `sentiment_per_description_accuracy_multi` keeps contacts with several descriptions only: there the
+    sentiment must come from the clauses about each one.
+    """
+    truth = datamod.pair_sentiments(frame)
+    ids = [list(x) for x in frame["labels"]]
+    predicted = model.description_sentiments(scores.cleaned, ids, scores.sentiment)
+    hits, multi_hits = [], []
+    for row_ids, row_truth, row_pred in zip(ids, truth, predicted, strict=True):
+        for d, want in zip(row_ids, row_truth, strict=True):
+            if want in datamod.SENTIMENTS and d in row_pred:
+                ok = row_pred[d]["label"] == want
+                hits.append(ok)
+                if len(row_ids) > 1:
+                    multi_hits.append(ok)
+    return {
+        "sentiment_per_description_accuracy": float(np.mean(hits)) if hits else None,
+        "sentiment_per_description_n": len(hits),
+        "sentiment_per_description_accuracy_multi": float(np.mean(multi_hits)) if multi_hits else None,
+        "sentiment_per_description_multi_n": len(multi_hits),
+    }
+
+
 def slices(frame: pd.DataFrame, correct: np.ndarray, column: str, min_n: int = 5) -> dict[str, Any]:
     """Accuracy per value of a column (channel, site...) with at least `min_n` rows."""
     out = {}
@@ -161,10 +217,15 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
         }
     if "channel" in frame.columns and frame["channel"].str.len().gt(0).any():
         out["per_channel"] = slices(frame, correct, "channel")
-    has_sent = "sentiment" in frame.columns and frame["sentiment"].str.len().gt(0).all()
-    if has_sent and scores.sentiment is not None and model.sentiment_head is not None:
+    known = frame["sentiment"].isin(datamod.SENTIMENTS).to_numpy() if "sentiment" in frame.columns else None
+    if known is not None and known.any() and scores.sentiment is not None and model.sentiment_head:
         classes = [str(c) for c in model.sentiment_head.classes]
-        out.update(sentiment_metrics(frame["sentiment"].tolist(), scores.sentiment, classes))
+        truth = frame["sentiment"].to_numpy()[known].tolist()
+        out.update(sentiment_metrics(truth, scores.sentiment[known], classes))
+    frame = datamod.with_labels(frame)
+    decided = [[d for d, _ in row] for row in model.decisions(scores)]
+    out.update(multilabel_metrics([list(x) for x in frame["labels"]], decided))
+    out.update(description_sentiment_metrics(model, frame, scores))
     return out
 
 

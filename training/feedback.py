@@ -1,8 +1,11 @@
 """Reviewed labels from the service's store, ready to train on.
 
 A contact's label is its review item's latest decision (decisions are append-only; the highest id wins),
-mapped through the taxonomy's migrations. Texts that are the same once normalised but carry different labels
-are conflicts: they are reported and left out, since a model cannot learn both.
+mapped through the taxonomy's migrations. A decision with several descriptions becomes a label cell
+`id1:sentiment1;id2:sentiment2` (primary first, `:sentiment` left out where the reviewer gave none), the form
+`contactlens.data` reads; each id is migrated, and a description a migration makes appear twice is kept once
+(where it first appears). Texts that are the same once normalised but carry different labels are conflicts:
+they are reported and left out, since a model cannot learn both.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from sqlalchemy.engine import Engine
 
 from contactlens.data import near_key
 from contactlens.errors import DataError
-from contactlens.store import Contact, ReviewDecision, ReviewItem, describe_url, make_engine, short_error
+from contactlens.store import (
+    Contact,
+    ReviewDecision,
+    ReviewItem,
+    describe_url,
+    description_list,
+    make_engine,
+    short_error,
+)
 from contactlens.taxonomy import Taxonomy
 
 COLUMNS = [
@@ -86,6 +97,8 @@ def latest_decisions(engine: Engine, since: datetime | None = None) -> pd.DataFr
             Contact.channel,
             ReviewDecision.reviewer,
             ReviewDecision.decided_at,
+            ReviewDecision.sentiment,
+            ReviewDecision.descriptions,
         )
         .select_from(ReviewDecision)
         .join(ReviewItem, ReviewItem.id == ReviewDecision.review_item_id)
@@ -96,15 +109,52 @@ def latest_decisions(engine: Engine, since: datetime | None = None) -> pd.DataFr
     if since is not None:
         stmt = stmt.where(ReviewDecision.decided_at >= since)
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(stmt)]
+        rows = [_labelled(tuple(r)) for r in conn.execute(stmt)]
     names = [c for c in COLUMNS if c != "description"]
     frame = pd.DataFrame(rows, columns=names)
     frame.insert(3, "description", frame["original_description"])
     return frame
 
 
+def _labelled(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A query row with the decision's label cell in place of its primary id (one description: the id)."""
+    base, (sentiment, descriptions) = list(row[:8]), row[8:]
+    chosen = description_list(base[3], sentiment, descriptions)
+    if len(chosen) > 1:
+        base[3] = label_cell([(d["id"], d["sentiment"]) for d in chosen])
+    return tuple(base)
+
+
+def label_cell(pairs: list[tuple[str, str | None]]) -> str:
+    """`id1:sentiment1;id2` from [(id, sentiment or None)], primary first (what `contactlens.data` reads)."""
+    return ";".join(f"{did}:{sentiment}" if sentiment else did for did, sentiment in pairs)
+
+
+def cell_pairs(cell: str) -> list[tuple[str, str | None]]:
+    """The (id, sentiment or None) pairs of a label cell written by `label_cell`."""
+    pairs = []
+    for item in cell.split(";"):
+        did, _, sentiment = item.partition(":")
+        pairs.append((did, sentiment or None))
+    return pairs
+
+
+def migrate_cell(cell: str, taxonomy: Taxonomy) -> str:
+    """A label cell with each id migrated; an id a migration repeats is kept once, where it first appears."""
+    pairs: list[tuple[str, str | None]] = []
+    for did, sentiment in cell_pairs(cell):
+        new = taxonomy.migrate(did)
+        if all(new != kept for kept, _ in pairs):
+            pairs.append((new, sentiment))
+    return label_cell(pairs) if len(pairs) > 1 or pairs[0][1] else pairs[0][0]
+
+
 def check_labels(frame: pd.DataFrame, taxonomy: Taxonomy) -> None:
-    """Refuse labels a model of this taxonomy cannot learn, naming the descriptions and their contacts."""
+    """Refuse labels a model of this taxonomy cannot learn, naming the descriptions and their contacts.
+
+    A label cell of several descriptions is checked id by id (`original_description` names the id as stored).
+    """
+    frame = _by_id(frame, taxonomy)
     unknown = frame[~frame["description"].isin(list(taxonomy.descriptions))]
     if len(unknown):
         raise DataError(
@@ -117,6 +167,16 @@ def check_labels(frame: pd.DataFrame, taxonomy: Taxonomy) -> None:
             f"reviewed labels of retired descriptions with no migration in taxonomy {taxonomy.version}: "
             f"{_by_label(retired)}; add a migration (from -> to) to the taxonomy or re-review those contacts"
         )
+
+
+def _by_id(frame: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """One row per (contact, description id): the migrated id and the id as stored."""
+    rows = [
+        (cid, taxonomy.migrate(did), did)
+        for cid, cell in zip(frame["contact_id"], frame["original_description"], strict=True)
+        for did, _ in cell_pairs(cell)
+    ]
+    return pd.DataFrame(rows, columns=["contact_id", "description", "original_description"])
 
 
 def _by_label(frame: pd.DataFrame, limit: int = 3) -> str:
@@ -151,7 +211,7 @@ def gather(engine: Engine, taxonomy: Taxonomy, since: datetime | None = None) ->
     """
     frame = latest_decisions(engine, since)
     frame = frame[frame["text"].str.strip() != ""].reset_index(drop=True)
-    frame["description"] = frame["original_description"].map(taxonomy.migrate)
+    frame["description"] = frame["original_description"].map(lambda cell: migrate_cell(cell, taxonomy))
     migrated = int((frame["description"] != frame["original_description"]).sum())
     check_labels(frame, taxonomy)
     frame, conflicts = find_conflicts(frame)

@@ -10,19 +10,23 @@ import itertools
 import logging
 import shutil
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.optimize import minimize_scalar
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
+from sklearn.preprocessing import MultiLabelBinarizer
 from tqdm.auto import tqdm
 
 from contactlens import data as datamod
@@ -30,51 +34,81 @@ from contactlens.data import SENTIMENTS
 from contactlens.drift import reference_extras
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import DataError
-from contactlens.model import ContactModel, Head, combine
+from contactlens.model import ContactModel, Head, MultiHead, combine, combine_binary
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
 from training.config import HeadConfig, TfidfConfig, TrainConfig
-from training.evaluate import description_metrics, sentiment_metrics, threshold_for_accuracy
+from training.evaluate import (
+    description_metrics,
+    multilabel_metrics,
+    sentiment_metrics,
+    threshold_for_accuracy,
+)
 from training.export import export_encoder
 
 log = logging.getLogger(__name__)
 
 
-def validate_training_data(frame: pd.DataFrame, taxonomy: Taxonomy, source: str) -> pd.DataFrame:
-    """Migrate old labels and refuse data a model cannot be trained on, with one clear message."""
+def validate_training_data(
+    frame: pd.DataFrame, taxonomy: Taxonomy, source: str, min_examples: int = 2
+) -> pd.DataFrame:
+    """Migrate old labels and refuse data a model cannot be trained on, with one clear message.
+
+    Every description of a row counts (a multi-label row `a;b` is an example of both); the first is the
+    primary one that the ranking head learns.
+    """
     frame = datamod.apply_migrations(frame, taxonomy)
-    frame = frame[frame["text"].str.strip() != ""].reset_index(drop=True)
-    if frame.empty:
-        raise DataError(f"{source}: no rows with text")
+    empty_label = np.nonzero(frame["labels"].map(len).to_numpy() == 0)[0]
+    if len(empty_label):
+        rows = ", ".join(str(i + 1) for i in empty_label[:5])
+        raise DataError(f"{source}: no description in {len(empty_label)} rows (rows {rows})")
     known = set(taxonomy.descriptions)
-    unknown = sorted(set(frame["description"]) - known)
-    if unknown:
-        raise DataError(
-            f"{source}: {len(unknown)} labels not in taxonomy {taxonomy.version}, "
-            f"first: {', '.join(unknown[:5])}"
-        )
-    retired = sorted({d for d in frame["description"] if not taxonomy.descriptions[d].active})
+    for i, ids in enumerate(frame["labels"]):
+        unknown = [d for d in ids if d not in known]
+        if unknown:
+            raise DataError(
+                f"{source}: row {i + 1}: '{unknown[0]}' is not a description of taxonomy {taxonomy.version}"
+            )
+    flat = frame["labels"].explode()
+    retired = sorted({d for d in flat if not taxonomy.descriptions[d].active})
     if retired:
         raise DataError(
             f"{source}: labels of retired descriptions with no migration: {', '.join(retired[:5])}"
         )
+    frame = frame[frame["text"].str.strip() != ""].reset_index(drop=True)
+    if frame.empty:
+        raise DataError(f"{source}: no rows with text")
     counts = frame["description"].value_counts()
     if len(counts) < 2:
         raise DataError(f"{source}: only one label ('{counts.index[0]}'); a model needs at least two")
-    rare = counts[counts < 2]
+    every = frame["labels"].explode().value_counts()
+    rare = every[every < min_examples]
     if len(rare):
         raise DataError(
-            f"{source}: {len(rare)} labels have fewer than 2 examples, first: {', '.join(rare.index[:5])}"
+            f"{source}: {len(rare)} labels have fewer than {min_examples} examples, "
+            f"first: {', '.join(rare.index[:5])}"
         )
     return frame
 
 
-def has_sentiment(frame: pd.DataFrame) -> bool:
-    """True when every row carries a sentiment label of at least two kinds."""
+def sentiment_rows(frame: pd.DataFrame) -> np.ndarray:
+    """The rows the sentiment head learns from: those with an overall sentiment.
+
+    The overall sentiment is given, or the one sentiment all of a row's description pairs share. Empty when
+    fewer than half the rows have one, or only one kind occurs.
+    """
     if "sentiment" not in frame.columns:
-        return False
+        return np.zeros(0, dtype=int)
     values = frame["sentiment"].str.strip().str.lower()
-    return bool(values.isin(SENTIMENTS).all() and values.nunique() >= 2)
+    known = values.isin(SENTIMENTS).to_numpy()
+    if known.sum() < 0.5 * len(frame) or values[known].nunique() < 2:
+        return np.zeros(0, dtype=int)
+    return np.nonzero(known)[0]
+
+
+def has_sentiment(frame: pd.DataFrame) -> bool:
+    """True when enough rows carry a sentiment label of at least two kinds to train a sentiment head."""
+    return len(sentiment_rows(frame)) > 0
 
 
 def make_vectorizer(cfg: TfidfConfig) -> FeatureUnion:
@@ -92,7 +126,15 @@ def make_vectorizer(cfg: TfidfConfig) -> FeatureUnion:
 
 
 def _fit_predict(est: Any, x: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
-    return clone(est).fit(x[train], y[train]).predict_proba(x[test])
+    with warnings.catch_warnings():  # one-vs-rest on a fold where a description has no example
+        warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
+        fitted = clone(est).fit(x[train], y[train])
+    p = np.asarray(fitted.predict_proba(x[test]))
+    if y.ndim == 2:  # multi-label indicator matrix: one column per description already
+        return p
+    out = np.zeros((len(test), int(y.max()) + 1))
+    out[:, fitted.classes_] = p  # a class this training fold lacked keeps probability 0
+    return out
 
 
 def _oof(est: Any, x: Any, y: np.ndarray, folds: list, n_classes: int, n_jobs: int) -> np.ndarray:
@@ -126,16 +168,30 @@ def tune_combination(
 
 
 def fit_head(
-    features: dict[str, Any], labels: np.ndarray, cfg: HeadConfig, train_cfg: TrainConfig, desc: str
+    features: dict[str, Any],
+    labels: np.ndarray,
+    cfg: HeadConfig,
+    train_cfg: TrainConfig,
+    desc: str,
+    groups: np.ndarray | None = None,
 ) -> tuple[Head, np.ndarray, dict[str, Any]]:
-    """Fit an ensemble head; returns it, its out-of-fold calibrated probabilities and the choices made."""
+    """Fit an ensemble head; returns it, its out-of-fold calibrated probabilities and the choices made.
+
+    `groups` keeps samples of one contact (its clauses) in one fold.
+    """
     classes, y_idx = np.unique(labels, return_inverse=True)
-    n_folds = int(min(train_cfg.cv_folds, np.bincount(y_idx).min()))
-    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=train_cfg.seed)
-    folds = list(skf.split(np.zeros(len(labels)), y_idx))
+    # At least 2 folds; with a class rarer than that (a description that is mostly secondary in multi-label
+    # data) a fold may lack it, and it gets probability 0 there.
+    n_folds = int(max(2, min(train_cfg.cv_folds, np.bincount(y_idx).min())))
+    splitter: Any = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=train_cfg.seed)
+    if groups is not None:
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=train_cfg.seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class")
+        folds = list(splitter.split(np.zeros(len(labels)), y_idx, groups))
     members, oofs, chosen = [], [], []
     steps = sum(len(m.C) for m in cfg.members)
-    with tqdm(total=steps, desc=f"fitting {desc}", unit="fit", leave=False) as bar:
+    with tqdm(total=steps, desc=f"fitting {desc}", unit="fit", leave=False, disable=None) as bar:
         for m in cfg.members:
             best: tuple[float, float, np.ndarray] = (np.inf, 0.0, np.empty(0))
             for c in m.C:
@@ -158,6 +214,145 @@ def fit_head(
     )
     info = {"folds": n_folds, "members": chosen, "weights": weights.tolist(), "temperature": temperature}
     return head, combine(oofs, weights, temperature), info
+
+
+def _binary_nll(proba: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(proba, 1e-7, 1 - 1e-7)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def tune_thresholds(
+    proba: np.ndarray, y: np.ndarray, forced: np.ndarray | None = None, prior_weight: float = 10.0
+) -> tuple[np.ndarray, float]:
+    """A threshold per description maximising its F1 on out-of-fold probabilities.
+
+    `forced` marks descriptions chosen whatever their probability (the ranking head's top one). The global
+    threshold maximising micro F1 is the prior: a description with few positives gets a threshold shrunk
+    toward it (weights: its positives vs `prior_weight`), so a handful of examples cannot pick an extreme
+    one. Returns the thresholds and the global one.
+    """
+    grid = np.round(np.arange(0.02, 0.951, 0.01), 2)
+    pred = proba[:, :, None] >= grid[None, None, :]
+    if forced is not None:
+        pred |= forced[:, :, None]
+    pos = y[:, :, None].astype(bool)
+    tp = (pred & pos).sum(axis=0)
+    fp = (pred & ~pos).sum(axis=0)
+    fn = (~pred & pos).sum(axis=0)
+    micro = 2 * tp.sum(0) / np.maximum(2 * tp.sum(0) + fp.sum(0) + fn.sum(0), 1)
+    best = np.nonzero(micro == micro.max())[0]
+    glob = float(grid[best[len(best) // 2]])  # the middle of a tie
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    n_pos = y.sum(axis=0)
+    out = np.full(y.shape[1], glob)
+    for k in range(y.shape[1]):
+        if n_pos[k] == 0:
+            continue
+        ties = np.nonzero(f1[k] == f1[k].max())[0]
+        own = float(grid[ties[len(ties) // 2]])
+        out[k] = (n_pos[k] * own + prior_weight * glob) / (n_pos[k] + prior_weight)
+    return out, glob
+
+
+def fit_multilabel_head(
+    features: dict[str, Any],
+    labels: list[tuple[str, ...]],
+    cfg: HeadConfig,
+    train_cfg: TrainConfig,
+    main_choice: np.ndarray | None = None,
+) -> tuple[MultiHead, np.ndarray, dict[str, Any]]:
+    """Fit the multi-label head: one-vs-rest logistic regression per feature set, combined on the logit scale;
+    C, weights and temperature minimise out-of-fold log loss; thresholds maximise out-of-fold F1 given that
+    the ranking head's out-of-fold top description (`main_choice`, ids) is always chosen."""
+    binarizer = MultiLabelBinarizer()
+    y = binarizer.fit_transform(labels)
+    classes = np.asarray(binarizer.classes_)
+    folds = list(KFold(train_cfg.cv_folds, shuffle=True, random_state=train_cfg.seed).split(y))
+    members, oofs, chosen = [], [], []
+    steps = sum(len(m.C) for m in cfg.members)
+    with tqdm(total=steps, desc="fitting multi-label", unit="fit", leave=False, disable=None) as bar:
+        for m in cfg.members:
+            best: tuple[float, float, np.ndarray] = (np.inf, 0.0, np.empty(0))
+            for c in m.C:
+                est = OneVsRestClassifier(LogisticRegression(C=c, max_iter=m.max_iter))
+                oof = _oof(est, features[m.features], y, folds, len(classes), train_cfg.n_jobs)
+                loss = _binary_nll(oof, y)
+                if loss < best[0]:
+                    best = (loss, c, oof)
+                bar.update(1)
+            chosen.append({"features": m.features, "C": best[1], "oof_log_loss": round(best[0], 5)})
+            oofs.append(best[2])
+            final = OneVsRestClassifier(LogisticRegression(C=best[1], max_iter=m.max_iter))
+            members.append((m.features, final))
+    grid = np.round(np.arange(0, 1.0001, 0.1), 6)
+    best_comb: tuple[float, np.ndarray, float] = (np.inf, np.ones(1), 1.0)
+    for w in itertools.product(grid, repeat=len(oofs)):
+        if not np.isclose(sum(w), 1.0):
+            continue
+        weights = np.asarray(w)
+        res = minimize_scalar(
+            lambda t, wt=weights: _binary_nll(combine_binary(oofs, wt, t), y),
+            bounds=(0.05, 10),
+            method="bounded",
+        )
+        if res.fun < best_comb[0]:
+            best_comb = (float(res.fun), weights, float(res.x))
+    _, weights, temperature = best_comb
+    oof = combine_binary(oofs, weights, temperature)
+    forced = None
+    if main_choice is not None:
+        forced = np.asarray(main_choice)[:, None] == classes[None, :]
+    thresholds, glob = tune_thresholds(oof, y, forced)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
+        fitted = Parallel(n_jobs=train_cfg.n_jobs)(
+            delayed(clone(est).fit)(features[name], y) for name, est in members
+        )
+    head = MultiHead(
+        classes,
+        [(name, est) for (name, _), est in zip(members, fitted, strict=True)],
+        weights,
+        temperature,
+        thresholds,
+    )
+    info = {
+        "folds": len(folds),
+        "members": chosen,
+        "weights": weights.tolist(),
+        "temperature": temperature,
+        "global_threshold": glob,
+        "thresholds": {str(c): round(float(t), 3) for c, t in zip(classes, thresholds, strict=True)},
+    }
+    return head, oof, info
+
+
+def clause_samples(
+    model: ContactModel, cleaned: list[str], frame: pd.DataFrame
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray] | None:
+    """Sentiment examples from the clauses of contacts about several descriptions.
+
+    A contact that praises a person and complains about a process is negative overall, yet its praise is
+    positive: each clause (given to a description as at prediction time) is an example with the sentiment
+    of that description's pair. Returns the clause features, their sentiments and their contacts' rows.
+    """
+    pairs = datamod.pair_sentiments(frame)
+    ids = [list(x) if len(set(pairs[i]) - {""}) > 1 else [] for i, x in enumerate(frame["labels"])]
+    if not any(ids):
+        return None
+    _, feats, assigned = model.assign_clauses(cleaned, ids)
+    if not assigned:
+        return None
+    keep, sentiments, rows = [], [], []
+    for i, j, d in assigned:
+        want = pairs[i][list(frame["labels"].iloc[i]).index(d)]
+        if want in SENTIMENTS:
+            keep.append(j)
+            sentiments.append(want)
+            rows.append(i)
+    if not keep:
+        return None
+    picked = {"embedding": feats["embedding"][keep], "tfidf": feats["tfidf"][keep]}
+    return picked, np.asarray(sentiments), np.asarray(rows)
 
 
 def build_reference(
@@ -216,7 +411,7 @@ def train(
         The model, the validated training frame and its out-of-fold description probabilities (validation).
     """
     started = time.perf_counter()
-    frame = validate_training_data(frame, taxonomy, source)
+    frame = validate_training_data(frame, taxonomy, source, cfg.min_examples)
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder_path = out_dir / "encoder"
     if encoder_dir is not None:  # reuse an exported encoder (retraining, tests): torch is not needed then
@@ -224,7 +419,7 @@ def train(
     else:
         export_encoder(encoder_path)
     encoder = OnnxEncoder.load(encoder_path, intra_op_threads=cfg.n_jobs)
-    cleaned = [clean(t) for t in tqdm(frame["text"], desc="cleaning", unit="text", leave=False)]
+    cleaned = [clean(t) for t in tqdm(frame["text"], desc="cleaning", unit="text", leave=False, disable=None)]
     embeddings = encoder.encode(cleaned, batch_size=cfg.batch_size, progress=True)
     vectorizer = make_vectorizer(cfg.tfidf)
     features = {"embedding": embeddings, "tfidf": vectorizer.fit_transform(cleaned).tocsr()}
@@ -234,11 +429,36 @@ def train(
     correct = desc_head.classes[oof.argmax(axis=1)] == labels
     threshold, coverage = threshold_for_accuracy(conf, correct, cfg.target_accuracy)
     validation = description_metrics(labels.tolist(), oof, list(desc_head.classes), taxonomy)
+    multi_head, multi_info = None, None
+    if datamod.is_multilabel(frame):
+        main = desc_head.classes[oof.argmax(axis=1)]
+        multi_head, multi_oof, multi_info = fit_multilabel_head(
+            features, list(frame["labels"]), cfg.multilabel, cfg, main
+        )
+        chosen = multi_head.decide(multi_oof) | (main[:, None] == multi_head.classes[None, :])
+        predicted = [[str(multi_head.classes[j]) for j in np.nonzero(row)[0]] for row in chosen]
+        validation.update(multilabel_metrics([list(x) for x in frame["labels"]], predicted))
+    model = ContactModel(encoder, vectorizer, desc_head, None, taxonomy, {}, multilabel_head=multi_head)
     sent_head, sent_info = None, None
-    if has_sentiment(frame):
-        sent = frame["sentiment"].str.strip().str.lower().to_numpy(dtype=str)
-        sent_head, sent_oof, sent_info = fit_head(features, sent, cfg.sentiment, cfg, "sentiment")
-        validation.update(sentiment_metrics(sent.tolist(), sent_oof, list(sent_head.classes)))
+    rows = sentiment_rows(frame)
+    if len(rows):
+        sent = frame["sentiment"].str.strip().str.lower().to_numpy(dtype=str)[rows]
+        feats = {k: v[rows] for k, v in features.items()}
+        groups = rows.copy()
+        extra = clause_samples(model, cleaned, frame)
+        if extra is not None:
+            clause_feats, clause_sent, clause_rows = extra
+            feats = {
+                "embedding": np.vstack([feats["embedding"], clause_feats["embedding"]]),
+                "tfidf": sp.vstack([feats["tfidf"], clause_feats["tfidf"]]).tocsr(),
+            }
+            sent = np.concatenate([sent, clause_sent])
+            groups = np.concatenate([groups, clause_rows])
+        sent_head, sent_oof, sent_info = fit_head(feats, sent, cfg.sentiment, cfg, "sentiment", groups)
+        sent_info["clause_samples"] = len(sent) - len(rows)
+        # Scored on whole contacts only, as evaluate does.
+        whole = slice(0, len(rows))
+        validation.update(sentiment_metrics(sent[whole].tolist(), sent_oof[whole], list(sent_head.classes)))
     metadata = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "labels": list(desc_head.classes),
@@ -250,11 +470,12 @@ def train(
         "review_threshold": threshold,
         "review_threshold_coverage": coverage,
         "sentiment_available": sent_head is not None,
-        "heads": {"description": desc_info, "sentiment": sent_info},
+        "multilabel": multi_head is not None,
+        "heads": {"description": desc_info, "sentiment": sent_info, "multilabel": multi_info},
         "metrics": {"validation": validation},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     reference = build_reference(embeddings, labels, conf, threshold, cfg, oof=oof, cleaned=cleaned)
-    model = ContactModel(encoder, vectorizer, desc_head, sent_head, taxonomy, metadata, reference)
+    model.sentiment_head, model.metadata, model.reference = sent_head, metadata, reference
     model.save(out_dir)
     return model, frame, oof

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from contactlens.data import FORMATS, iter_raw_chunks
+from contactlens.data import FORMATS, format_labels, iter_raw_chunks
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
 
@@ -30,6 +30,15 @@ def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: 
     if scores.sentiment is not None and model.sentiment_head is not None:
         out["sentiment_pred"] = np.asarray(model.sentiment_head.classes)[scores.sentiment.argmax(axis=1)]
         out["sentiment_confidence"] = np.round(scores.sentiment.max(axis=1), 4)
+    # The descriptions that apply, in the training data's own cell format (`id:sentiment;id:sentiment`).
+    decided = model.decisions(scores)
+    per_desc = model.description_sentiments(
+        scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment
+    )
+    out["descriptions_pred"] = [
+        format_labels([(d, sents.get(d, {}).get("label")) for d, _ in row])
+        for row, sents in zip(decided, per_desc, strict=True)
+    ]
     return out
 
 
@@ -73,7 +82,7 @@ def predict_file(
     writer = _Writer(out)
     n = 0
     try:
-        with tqdm(desc="scoring", unit="row") as bar:
+        with tqdm(desc="scoring", unit="row", disable=None) as bar:
             for chunk in iter_raw_chunks(data, text_col, chunk_size):
                 writer.write(score_chunk(model, chunk, text_col, top_k))
                 n += len(chunk)

@@ -80,7 +80,7 @@ def split_feedback(frame: pd.DataFrame, share: float = HOLDOUT_SHARE) -> tuple[p
 def load_labelled(path: Path, cols: Columns, taxonomy: Taxonomy) -> pd.DataFrame:
     """An evaluation file with its labels migrated; labels outside the taxonomy are refused."""
     frame = datamod.apply_migrations(datamod.load(path, cols), taxonomy)
-    unknown = sorted(set(frame["description"]) - set(taxonomy.descriptions))
+    unknown = sorted(set(frame["labels"].explode().dropna()) - set(taxonomy.descriptions))
     if unknown:
         raise DataError(f"{path}: labels not in taxonomy {taxonomy.version}, first: {', '.join(unknown[:5])}")
     return frame
@@ -97,6 +97,8 @@ def fill_sentiment(frame: pd.DataFrame, model: ContactModel) -> tuple[pd.DataFra
 
 
 def _frame(*parts: pd.DataFrame) -> pd.DataFrame:
+    # A parsed frame's `description` holds the primary id only: put every description back in its cell.
+    parts = tuple(p.assign(description=datamod.label_cells(p)) if "labels" in p.columns else p for p in parts)
     cols = [c for c in KEEP if all(c in p.columns for p in parts if len(p))]
     return pd.concat([p[cols] for p in parts if len(p)], ignore_index=True)
 

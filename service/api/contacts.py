@@ -8,10 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Select, func, select
 
-from contactlens.store import Contact, ReviewItem, Suggestion, utcnow
+from contactlens.store import (
+    CURRENT,
+    LOGGED,
+    Contact,
+    ContactDescription,
+    ReviewItem,
+    Suggestion,
+    set_descriptions,
+    utcnow,
+)
 from contactlens.text import clean
 from service.auth import Logger, Reader
-from service.deps import ModelDep, SessionDep, SettingsDep, check_description, check_lengths, invalid
+from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -21,9 +30,16 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 def log_contact(
     body: ContactCreate, model: ModelDep, settings: SettingsDep, session: SessionDep, who: Logger
 ) -> Any:
-    """Log a contact; it joins the review queue if its suggestion was doubtful or was not followed."""
+    """Log a contact with one description (`description`) or several (`descriptions`, primary first).
+
+    It joins the review queue (reasons, comma-separated) when its suggestion was doubtful (`low_confidence`),
+    when the primary is not the top suggestion (`disagreement`), or, for a contact logged with several
+    descriptions, when the model's multi-label decision was stored with its suggestion and is not the same
+    set of descriptions (`descriptions_differ`: order and sentiments aside). A contact logged with one
+    description is queued by the first two rules alone, as before: the primary is what they judge.
+    """
     check_lengths([body.text], settings)
-    did = check_description(model, body.description)
+    chosen = check_descriptions(model, body)
     with session.begin():
         suggestion = _suggestion(session, body.suggestion_id)
         contact = Contact(
@@ -33,15 +49,12 @@ def log_contact(
             site=body.site,
             received_at=to_utc(body.received_at) if body.received_at else utcnow(),
             logged_by=who.name,
-            description_id=did,
-            sentiment=body.sentiment,
-            current_description_id=did,
-            current_group_id=model.taxonomy.descriptions[did].group,
-            current_sentiment=body.sentiment,
             suggestion_id=suggestion.id if suggestion else None,
         )
+        set_descriptions(contact, LOGGED, chosen)
+        set_descriptions(contact, CURRENT, chosen)
         session.add(contact)
-        reasons = review_reasons(suggestion, did)
+        reasons = review_reasons(suggestion, [did for did, _, _ in chosen])
         if reasons:
             contact.review = ReviewItem(reason=",".join(reasons))
         session.flush()
@@ -62,10 +75,22 @@ def list_contacts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
-    """Contacts, newest first, filtered by date range and current labels, a page at a time."""
+    """Contacts, newest first, filtered by date range and current labels, a page at a time.
+
+    `description` matches any of a contact's current descriptions; `group` and `sentiment` the primary's.
+    """
     stmt = date_range(select(Contact), from_, to)
+    if description is not None:
+        stmt = stmt.where(
+            select(ContactDescription.id)
+            .where(
+                ContactDescription.contact_id == Contact.id,
+                ContactDescription.kind == CURRENT,
+                ContactDescription.description_id == description,
+            )
+            .exists()
+        )
     filters = {
-        Contact.current_description_id: description,
         Contact.current_group_id: group,
         Contact.channel: channel,
         Contact.site: site,
@@ -110,13 +135,21 @@ def _suggestion(session: SessionDep, suggestion_id: str | None) -> Suggestion | 
     return suggestion
 
 
-def review_reasons(suggestion: Suggestion | None, description_id: str) -> list[str]:
-    """Why a contact needs a reviewer: a doubtful suggestion, or one the person logging it did not follow."""
+def review_reasons(suggestion: Suggestion | None, description_ids: list[str]) -> list[str]:
+    """Why a contact needs a reviewer: a doubtful suggestion, one the person logging it did not follow, or
+    a set of descriptions the model's multi-label decision does not share (see `log_contact`)."""
     if suggestion is None:
         return []
     reasons = ["low_confidence"] if suggestion.needs_review else []
-    if suggestion.top1_id != description_id:
+    if suggestion.top1_id != description_ids[0]:
         reasons.append("disagreement")
+    decided = suggestion.descriptions
+    if (
+        len(description_ids) > 1
+        and decided is not None
+        and {d["id"] for d in decided} != set(description_ids)
+    ):
+        reasons.append("descriptions_differ")
     return reasons
 
 
@@ -159,6 +192,15 @@ def contact_public(c: Contact) -> dict[str, Any]:
         "current_description": c.current_description_id,
         "current_group": c.current_group_id,
         "current_sentiment": c.current_sentiment,
+        "descriptions": labels(c.logged_descriptions, c.description_id, c.sentiment),
+        "current_descriptions": labels(c.current_descriptions, c.current_description_id, c.current_sentiment),
         "suggestion_id": c.suggestion_id,
         "review_status": c.review.status if c.review else "none",
     }
+
+
+def labels(rows: list[ContactDescription], primary: str, sentiment: str | None) -> list[dict[str, Any]]:
+    """A description set as [{id, sentiment}]; the primary alone if the set is missing (never expected)."""
+    if not rows:
+        return [{"id": primary, "sentiment": sentiment}]
+    return [{"id": r.description_id, "sentiment": r.sentiment} for r in rows]

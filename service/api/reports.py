@@ -1,4 +1,5 @@
-"""`/v1/reports/summary`: counts, suggestion acceptance, review rate, reviewer agreement (in SQL)."""
+"""`/v1/reports/summary`: counts, suggestion acceptance, review rate, reviewer agreement; and
+`/v1/reports/descriptions`: every description of every contact with its sentiments (both in SQL)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Integer, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from contactlens.store import DECIDED, Contact, ReviewItem, Suggestion
+from contactlens.store import CURRENT, DECIDED, Contact, ContactDescription, ReviewItem, Suggestion
 from service.api.contacts import bounds, date_range
 from service.auth import Analyst
-from service.deps import SessionDep
-from service.schemas import DateBound, ReportBy, ReportSummary
+from service.deps import ModelDep, SessionDep
+from service.schemas import DateBound, DescriptionReport, ReportBy, ReportSummary
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -69,6 +70,43 @@ def summary(
     total = {k: sum(r[k] for r in rows) for k in _COUNTS}
     start, end = bounds(from_, to)
     return {"by": by, "from": start, "to": end, "total": _rates(total), "rows": [_rates(r) for r in rows]}
+
+
+@router.get("/descriptions", response_model=DescriptionReport)
+def descriptions(
+    session: SessionDep,
+    model: ModelDep,
+    _: Analyst,
+    from_: Annotated[DateBound | None, Query(alias="from", description="Received at or after.")] = None,
+    to: Annotated[DateBound | None, Query(description="Received before (a date includes that day).")] = None,
+) -> Any:
+    """Per description: the contacts it is one of the current descriptions of (primary or not; each
+    description of each contact counted once) and how many of them were negative, neutral, positive about it
+    or had no sentiment recorded for it. Most frequent first."""
+    row = ContactDescription
+    stmt = (
+        select(
+            row.description_id.label("description"),
+            func.max(row.group_id).label("group"),
+            func.count(row.id).label("contacts"),
+            *(_count_if(row.sentiment == s).label(s) for s in ("negative", "neutral", "positive")),
+            _count_if(row.sentiment.is_(None)).label("unknown"),
+        )
+        .select_from(row)
+        .join(Contact, Contact.id == row.contact_id)
+        .where(row.kind == CURRENT)
+        .group_by(row.description_id)
+    )
+    rows = [dict(r._mapping) for r in session.execute(date_range(stmt, from_, to))]
+    tax = model.taxonomy
+    for r in rows:  # a group left unknown in the store: the served taxonomy's
+        if r["group"] is None and tax.migrate(r["description"]) in tax.descriptions:
+            r["group"] = tax.descriptions[tax.migrate(r["description"])].group
+    rows.sort(key=lambda r: (-r["contacts"], r["description"]))
+    contacts = session.scalar(date_range(select(func.count(Contact.id)), from_, to)) or 0
+    start, end = bounds(from_, to)
+    total = sum(r["contacts"] for r in rows)
+    return {"from": start, "to": end, "contacts": contacts, "descriptions": total, "rows": rows}
 
 
 def _rates(counts: dict[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,20 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from contactlens.model import ContactModel
-from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
+from contactlens.store import (
+    CURRENT,
+    DECIDED,
+    PENDING,
+    Contact,
+    ReviewDecision,
+    ReviewItem,
+    decided_descriptions,
+    set_descriptions,
+    utcnow,
+)
 from service.api.contacts import contact_public
 from service.auth import Reviewer
-from service.deps import ModelDep, SessionDep, check_description
+from service.deps import ModelDep, SessionDep, check_descriptions
 from service.schemas import ReviewDecisionCreate, ReviewItemPublic, ReviewPage
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
@@ -54,7 +64,10 @@ def review_item(item_id: int, session: SessionDep, _: Reviewer) -> Any:
 def decide(
     item_id: int, body: ReviewDecisionCreate, model: ModelDep, session: SessionDep, who: Reviewer
 ) -> Any:
-    """Record a reviewer's label; a second decision needs `override: true` and both stay on record."""
+    """Record a reviewer's label: `description`, or several as `descriptions` (primary first, each with an
+    optional sentiment), which become the contact's current descriptions. A second decision needs
+    `override: true` and both stay on record. A primary without a sentiment keeps the contact's current
+    one."""
     record_decision(session, model, item_id, body, who.name)
     session.expire_all()
     return item_public(_get(session, item_id))
@@ -79,10 +92,11 @@ def record_decision(
     """Store one decision and relabel the contact, in one transaction (the API and the review pages share it).
 
     Raises:
-        RequestValidationError: an unknown or retired description id (422).
+        RequestValidationError: an unknown, retired or repeated description id, an empty list, a
+            `description` that is not the first of `descriptions` (422: `service.deps.check_descriptions`).
         HTTPException: 404 for an unknown item; `AlreadyDecided` (409) when decided and not `override`.
     """
-    did = check_description(model, body.description)
+    chosen = check_descriptions(model, body)
     with session.begin():
         item = _get(session, item_id)
         now = utcnow()
@@ -94,21 +108,21 @@ def record_decision(
         if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
             session.refresh(item)
             raise AlreadyDecided(item_id, item.decided_by, item.decided_at)
+        did, _, sentiment = chosen[0]
         decision = ReviewDecision(
             review_item_id=item_id,
             reviewer=reviewer,
             decided_at=now,
             description_id=did,
-            sentiment=body.sentiment,
+            sentiment=sentiment,
+            descriptions=[{"id": d, "sentiment": s} for d, _, s in chosen],
             note=body.note,
             override=body.override,
         )
         session.add(decision)
         contact = session.get_one(Contact, item.contact_id)
-        contact.current_description_id = did
-        contact.current_group_id = model.taxonomy.descriptions[did].group
-        if body.sentiment is not None:
-            contact.current_sentiment = body.sentiment
+        kept = sentiment if sentiment is not None else contact.current_sentiment
+        set_descriptions(contact, CURRENT, [(did, chosen[0][1], kept), *chosen[1:]])
     return decision
 
 
@@ -130,6 +144,7 @@ def item_public(item: ReviewItem) -> dict[str, Any]:
         "decided_at": item.decided_at,
         "contact": contact_public(item.contact),
         "suggestions": suggestion.ranked if suggestion else [],
+        "model_descriptions": (suggestion.descriptions or []) if suggestion else [],
         "decisions": [
             {
                 "id": d.id,
@@ -137,6 +152,7 @@ def item_public(item: ReviewItem) -> dict[str, Any]:
                 "decided_at": d.decided_at,
                 "description": d.description_id,
                 "sentiment": d.sentiment,
+                "descriptions": decided_descriptions(d),
                 "note": d.note,
                 "override": d.override,
             }

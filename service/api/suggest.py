@@ -22,7 +22,8 @@ _STORED_RANKS = 3  # acceptance is reported up to top-3, so at least 3 ranks are
 
 @router.post("/suggest", response_model=SuggestResponse)
 def suggest(body: SuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger) -> Any:
-    """Suggest descriptions and sentiment for one verbatim."""
+    """Suggest descriptions and sentiment for one verbatim: the ranked `suggestions` (top_k of them) and the
+    multi-label decision `descriptions` (every description that applies, each with its own sentiment)."""
     check_lengths([body.text], settings)
     return _suggest(request, model, settings, [body.text], body.top_k, body.channel)[0]
 
@@ -82,7 +83,22 @@ def _row(model: ContactModel, result: dict[str, Any], channel: str | None) -> di
         "ranked": ranked,
         "sentiment": sentiment["label"] if sentiment else None,
         "needs_review": result["needs_review"],
+        "descriptions": _decided(result),
     }
+
+
+def _decided(result: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The model's multi-label decision as stored: [{id, confidence, sentiment}]; None if it gave none."""
+    if "descriptions" not in result:
+        return None
+    return [
+        {
+            "id": d["id"],
+            "confidence": d["confidence"],
+            "sentiment": d["sentiment"]["label"] if d.get("sentiment") else None,
+        }
+        for d in result["descriptions"]
+    ]
 
 
 def _store(request: Request, rows: list[dict[str, Any]]) -> bool:

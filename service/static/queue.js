@@ -1,5 +1,7 @@
-// The review queue. Keys: 1-3 accept a suggestion, / searches the taxonomy, j/k move, n focuses the note,
-// Esc goes back to the item. A decision posts at once (the same store logic as POST /v1/review/{id}).
+// The review queue. Keys: 1-3 accept a suggestion, / searches the taxonomy, Shift+1-3 add or remove a
+// suggestion as a secondary description, a searches the taxonomy for one to add, m accepts the model's
+// decision, s goes to the sentiments, j/k move, n focuses the note, Esc goes back to the item. A decision posts
+// at once (the same store logic as POST /v1/review/{id}) with the secondary descriptions chosen so far.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -10,6 +12,9 @@
   const search = document.getElementById("tax-search");
   const results = document.getElementById("tax-results");
   const target = document.getElementById("search-target");
+  const searchMode = document.getElementById("search-mode");
+  const SENTIMENTS = ["negative", "neutral", "positive"];
+  let adding = false; // the search adds a secondary description instead of deciding
   const index = JSON.parse(document.getElementById("search-index").textContent).map((d) => ({
     ...d,
     hay: [d.id.replace(/_/g, " "), d.name, d.group, d.owner, d.guidance].join(" ").toLowerCase(),
@@ -73,11 +78,78 @@
     }
   }
 
+  // ---- secondary descriptions: chips in the item's "Also about" list, each with a sentiment ------------
+
+  function chips(item) {
+    return Array.from(item.querySelectorAll("li.also-item"));
+  }
+
+  function nameOf(id) {
+    const d = index.find((x) => x.id === id);
+    return d ? d.name : id;
+  }
+
+  function addAlso(item, id, sentiment) {
+    const list = item.querySelector("ul.also-list");
+    const name = nameOf(id);
+    const li = document.createElement("li");
+    li.className = "also-item";
+    li.dataset.id = id;
+    const label = document.createElement("span");
+    label.className = "also-name";
+    label.textContent = name;
+    const select = document.createElement("select");
+    select.className = "also-sentiment";
+    select.setAttribute("aria-label", `Sentiment about ${name}`);
+    for (const value of ["", ...SENTIMENTS]) {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = value || "no sentiment";
+      select.append(o);
+    }
+    select.value = sentiment || "";
+    const remove = button("Remove", () => toggleAlso(item, id), "also-remove");
+    remove.setAttribute("aria-label", `Remove ${name}`);
+    li.append(label, select, remove);
+    list.append(li);
+    item.querySelector(".also-empty").hidden = true;
+  }
+
+  function toggleAlso(item, id) {
+    const found = chips(item).find((c) => c.dataset.id === id);
+    if (found) {
+      found.remove();
+      item.querySelector(".also-empty").hidden = chips(item).length > 0;
+      say(`Removed "${nameOf(id)}" from item ${item.dataset.item}.`);
+    } else {
+      addAlso(item, id);
+      say(`Item ${item.dataset.item} is also about "${nameOf(id)}".`);
+    }
+  }
+
+  function acceptModel(item) {
+    const decided = JSON.parse(item.dataset.model || "[]");
+    if (!decided.length) {
+      warn("The model made no decision for this item: pick a suggestion or search the taxonomy.");
+      return;
+    }
+    for (const c of chips(item)) c.remove();
+    decided.slice(1).forEach((d) => addAlso(item, d.id, d.sentiment));
+    item.querySelector("select.sentiment").value = decided[0].sentiment || "";
+    decide(item, decided[0].id);
+  }
+
   async function decide(item, description, override) {
     if (!item || item.dataset.busy) return;
     const form = item.querySelector("form.decide");
     const body = new URLSearchParams(new FormData(form));
     body.set("description", description);
+    body.delete("also");
+    for (const c of chips(item)) {
+      if (c.dataset.id === description) continue; // chosen as the primary instead
+      const sentiment = c.querySelector("select").value;
+      body.append("also", sentiment ? `${c.dataset.id}:${sentiment}` : c.dataset.id);
+    }
     if (override) body.set("override", "true");
     item.dataset.busy = "1";
     item.classList.add("busy");
@@ -211,18 +283,29 @@
     search.value = "";
     matches = [];
     active = -1;
+    setAdding(false);
     render();
+  }
+
+  function setAdding(on) {
+    adding = on;
+    searchMode.textContent = on ? "Add a secondary description to" : "Other description for";
   }
 
   function pick(d) {
     const item = current;
+    const add = adding;
     closeSearch();
     if (!item) {
       warn("No item is selected: press j or k to pick one first.");
       return;
     }
     select(item);
-    decide(item, d.id);
+    if (add) {
+      if (!chips(item).some((c) => c.dataset.id === d.id)) toggleAlso(item, d.id);
+    } else {
+      decide(item, d.id);
+    }
   }
 
   function onSearchKey(e) {
@@ -258,7 +341,13 @@
       return;
     }
     if (!current) return;
-    if (e.key >= "1" && e.key <= "3") {
+    if (e.shiftKey && /^Digit[1-3]$/.test(e.code)) {
+      const choice = current.querySelector(`button.suggestion[data-rank="${e.code.slice(5)}"]`);
+      if (choice) {
+        e.preventDefault();
+        toggleAlso(current, choice.value);
+      }
+    } else if (e.key >= "1" && e.key <= "3") {
       const choice = current.querySelector(`button.suggestion[data-rank="${e.key}"]`);
       if (choice) {
         e.preventDefault();
@@ -267,9 +356,16 @@
     } else if (e.key === "j" || e.key === "k") {
       e.preventDefault();
       move(e.key === "j" ? 1 : -1);
-    } else if (e.key === "/") {
+    } else if (e.key === "/" || e.key === "a") {
       e.preventDefault();
+      setAdding(e.key === "a");
       search.focus();
+    } else if (e.key === "m") {
+      e.preventDefault();
+      acceptModel(current);
+    } else if (e.key === "s") {
+      e.preventDefault();
+      current.querySelector("select.sentiment").focus();
     } else if (e.key === "n") {
       e.preventDefault();
       current.querySelector("input.note").focus();
@@ -297,6 +393,7 @@
   list.addEventListener("click", (e) => {
     const item = e.target.closest("li.item");
     if (item && item !== current) select(item);
+    if (item && e.target.closest("button.accept-model")) acceptModel(item);
   });
 
   select(items()[0]);

@@ -245,3 +245,65 @@ def test_wrong_key_shows_the_error(server: dict[str, Any], page: Any, tmp_path: 
     page.screenshot(path=tmp_path / "wrong-key.png")
     sign_in(page, base, KEYS["logger"])
     assert "has the logger role" in page.locator("#login-error").inner_text()
+
+
+def test_two_descriptions_with_the_keyboard(server: dict[str, Any], page: Any, tmp_path: Path) -> None:
+    """Shift+2 adds suggestion 2 as a secondary description (again removes it), a searches the taxonomy for
+    one to add, s goes to the sentiments, 1 saves the top suggestion as the primary with the secondary."""
+    base = server["url"]
+    queue = log_queued_contacts(base)
+    first = queue[0]["id"]
+    ranked = [s["id"] for s in queue[0]["suggestions"]]
+    secondary = next(d for d in ("damaged_on_arrival", "till_queues") if d != ranked[0])
+    sign_in(page, base, KEYS["reviewer"])
+    page.wait_for_url(f"{base}/ui/queue")
+    assert current(page) == first
+    chips = page.locator(f"#item-{first} li.also-item")
+
+    page.keyboard.press("Shift+Digit2")
+    assert chips.evaluate_all("els => els.map(e => e.dataset.id)") == [ranked[1]]
+    page.keyboard.press("Shift+Digit2")  # the same key takes it off again
+    assert chips.count() == 0
+
+    page.keyboard.press("a")
+    assert page.evaluate("document.activeElement.id") == "tax-search"
+    assert page.locator("#search-mode").inner_text().startswith("Add a secondary description")
+    page.keyboard.type("goods damaged on arrival" if secondary == "damaged_on_arrival" else "till queues")
+    assert page.locator("#tax-results [aria-selected=true]").get_attribute("data-id") == secondary
+    page.keyboard.press("Enter")
+    assert chips.evaluate_all("els => els.map(e => e.dataset.id)") == [secondary]
+    assert current(page) == first and page.locator("#status").inner_text().startswith(f"Item {first} is also")
+
+    page.keyboard.press("s")  # the primary's sentiment, then Tab to the secondary's
+    assert page.evaluate("document.activeElement.id") == f"sentiment-{first}"
+    page.select_option(f"#sentiment-{first}", "positive")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "also-sentiment"
+    page.select_option(f"#item-{first} select.also-sentiment", "negative")
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.dataset.item") == str(first)
+    page.screenshot(path=tmp_path / "two-chosen.png")
+    page.keyboard.press("1")
+    saved(page, first)
+    assert " with " in page.locator("#status").inner_text()
+    page.screenshot(path=tmp_path / "two-descriptions.png")
+
+    reviewer = {"X-API-Key": KEYS["reviewer"]}
+    item = httpx.get(f"{base}/v1/review/{first}", headers=reviewer).json()
+    [decision] = item["decisions"]
+    assert decision["descriptions"] == [
+        {"id": ranked[0], "sentiment": "positive"},
+        {"id": secondary, "sentiment": "negative"},
+    ]
+    assert item["contact"]["current_descriptions"] == decision["descriptions"]
+    assert stored_decisions(server["db"]) == {first: (ranked[0], "bootstrap-reviewer", None)}
+
+    # m accepts the model's decision as it stands (where the served model makes one).
+    second = queue[1]
+    assert current(page) == second["id"]
+    decided = [{"id": d["id"], "sentiment": d["sentiment"]} for d in second["model_descriptions"]]
+    if decided:
+        page.keyboard.press("m")
+        saved(page, second["id"])
+        [decision] = httpx.get(f"{base}/v1/review/{second['id']}", headers=reviewer).json()["decisions"]
+        assert decision["descriptions"] == decided

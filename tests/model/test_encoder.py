@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -199,9 +200,20 @@ def test_empty_input_and_bad_input(encoder: OnnxEncoder) -> None:
         encoder.encode(["fine", 3])  # type: ignore[list-item]
 
 
-def test_progress_bar(encoder: OnnxEncoder, capsys: pytest.CaptureFixture[str]) -> None:
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(
+    encoder: OnnxEncoder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     encoder.encode(CORPUS[:10], batch_size=4, progress=True)
-    assert "10/10" in capsys.readouterr().err
+    assert capsys.readouterr().err == ""  # a log file or pipe gets no progress bar lines
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    encoder.encode(CORPUS[:10], batch_size=4, progress=True)
+    assert "10/10" in terminal.getvalue()
 
 
 @pytest.mark.parametrize("name", [ONNX_FILE, TOKENIZER_FILE, META_FILE])

@@ -45,7 +45,8 @@ def store(tmp_path: Path):
 def add(
     engine, text: str, logged: str = "late_delivery", decisions=(), queued: bool = True
 ) -> tuple[int, int]:
-    """A logged contact, queued for review, with decisions (description, when[, reviewer, sentiment])."""
+    """A logged contact, queued for review, with decisions (description, when[, reviewer, sentiment]); a
+    decision's description may be a list of (id, sentiment), primary first."""
     with session_factory(engine)() as s, s.begin():
         group = TAX.descriptions[logged].group
         contact = Contact(
@@ -65,13 +66,15 @@ def add(
         for i, (desc, when, *rest) in enumerate(decisions):
             reviewer, sentiment = rest if rest else ("rev", None)
             contact.review.status, contact.review.decided_at = DECIDED, when
+            several = desc if isinstance(desc, list) else None  # [(id, sentiment)], as the service stores
             s.add(
                 ReviewDecision(
                     item=contact.review,
                     reviewer=reviewer,
                     decided_at=when,
-                    description_id=desc,
-                    sentiment=sentiment,
+                    description_id=several[0][0] if several else desc,
+                    sentiment=several[0][1] if several else sentiment,
+                    descriptions=[{"id": d, "sentiment": x} for d, x in several] if several else None,
                     override=i > 0,
                 )
             )
@@ -111,6 +114,77 @@ def test_old_labels_are_migrated_to_the_current_taxonomy(store):
     assert fb.frame["description"].tolist() == ["lost_in_transit", "promotion_not_applied"]
     assert fb.frame["original_description"].tolist() == ["parcel_lost", "promotion_query"]
     assert fb.migrated == 2
+
+
+def test_several_descriptions_become_one_label_cell(store):
+    a, _ = add(
+        store,
+        "Late, and the driver was lovely",
+        decisions=[([("late_delivery", "negative"), ("driver_conduct", "positive")], JAN)],
+    )
+    b, _ = add(
+        store, "Late and the queue", decisions=[([("late_delivery", None), ("till_queues", "neutral")], JAN)]
+    )
+    one, _ = add(store, "Only late", decisions=[([("late_delivery", "negative")], JAN)])
+    # parcel_lost migrates to lost_in_transit, then listed twice: kept once, where it came first.
+    c, _ = add(
+        store,
+        "Lost parcel, rude driver",
+        decisions=[
+            ([("parcel_lost", "negative"), ("driver_conduct", None), ("lost_in_transit", "positive")], JAN)
+        ],
+    )
+    d, _ = add(
+        store, "Lost twice", decisions=[([("lost_in_transit", "negative"), ("parcel_lost", None)], JAN)]
+    )
+    # The latest decision wins, whether it has one description or several.
+    e, _ = add(
+        store,
+        "Changed my mind",
+        decisions=[
+            ([("late_delivery", None), ("till_queues", None)], JAN),
+            ("till_queues", FEB, "rev", "neutral"),
+        ],
+    )
+    fb = gather(store, TAX)
+    rows = fb.frame.set_index("contact_id")
+    assert rows["description"].to_dict() == {
+        a: "late_delivery:negative;driver_conduct:positive",
+        b: "late_delivery;till_queues:neutral",
+        one: "late_delivery",
+        c: "lost_in_transit:negative;driver_conduct",
+        d: "lost_in_transit:negative",
+        e: "till_queues",
+    }
+    assert (
+        rows.loc[c, "original_description"] == "parcel_lost:negative;driver_conduct;lost_in_transit:positive"
+    )
+    assert (rows.loc[a, "sentiment"], rows.loc[e, "sentiment"]) == ("negative", "neutral")  # the primary's
+    assert fb.migrated == 2
+
+
+def test_a_label_cell_reads_back_as_the_decision(store):
+    from contactlens import data as datamod
+
+    if not hasattr(datamod, "parse_labels"):
+        pytest.skip("contactlens.data has no label-cell parser yet")
+    add(
+        store,
+        "Late, and the driver was lovely",
+        decisions=[([("late_delivery", "negative"), ("driver_conduct", None)], JAN)],
+    )
+    [cell] = gather(store, TAX).frame["description"]
+    assert datamod.parse_labels(cell) == [("late_delivery", "negative"), ("driver_conduct", None)]
+
+
+def test_an_unknown_id_among_several_is_refused_naming_it(store):
+    cid, _ = add(
+        store,
+        "Teleporter and parcel",
+        decisions=[([("late_delivery", None), ("teleporter_fault", None)], JAN)],
+    )
+    with pytest.raises(DataError, match=rf"not in taxonomy 2026.1: teleporter_fault \(contacts {cid}\)"):
+        gather(store, TAX)
 
 
 def test_conflicting_labels_are_reported_by_contact_and_left_out(store):

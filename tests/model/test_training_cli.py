@@ -49,7 +49,7 @@ def test_train_refuses_labels_outside_the_taxonomy(home, tmp_path: Path):
         "text,description\na,late_delivery\nb,late_delivery\nc,teleported\nd,teleported\n"
     )
     line = cli_error_line(run("train", "--data", tmp_path / "d.csv", "--taxonomy", DATA / "taxonomy.yaml"))
-    assert "1 labels not in taxonomy 2026.1, first: teleported" in line
+    assert "d.csv: row 3: 'teleported' is not a description of taxonomy 2026.1" in line
 
 
 def test_model_dir_that_is_not_an_artifact(home, tmp_path: Path):

@@ -35,6 +35,7 @@ ENDPOINTS = [
     ("GET", "/v1/taxonomy", None, ALL),
     ("GET", "/v1/model", None, ALL),
     ("GET", "/v1/reports/summary", None, {"analyst"}),
+    ("GET", "/v1/reports/descriptions", None, {"analyst"}),
     ("POST", "/v1/admin/reload", None, {"analyst"}),
     ("GET", "/v1/drift", None, {"analyst"}),
     ("GET", "/healthz", None, OPEN),

@@ -13,6 +13,7 @@ def test_suggest_answers_the_documented_shape(client: TestClient) -> None:
     assert set(answer) == {
         "suggestion_id",
         "suggestions",
+        "descriptions",
         "sentiment",
         "needs_review",
         "redacted_text",
@@ -24,6 +25,9 @@ def test_suggest_answers_the_documented_shape(client: TestClient) -> None:
     confidences = [s["confidence"] for s in answer["suggestions"]]
     assert confidences == sorted(confidences, reverse=True) and 0 < confidences[0] <= 1
     assert answer["sentiment"]["label"] in ("negative", "neutral", "positive")
+    for d in answer["descriptions"]:  # the multi-label decision (a single-label model: the top one alone)
+        assert set(d) == {"id", "name", "group", "group_id", "owner", "confidence", "sentiment"}
+        assert 0 < d["confidence"] <= 1 and d["sentiment"]["label"] in ("negative", "neutral", "positive")
     assert "<PHONE>" in answer["redacted_text"] and "<EMAIL>" in answer["redacted_text"]
     assert "07700" not in answer["redacted_text"]
     model = client.app.state.model

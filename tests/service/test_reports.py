@@ -119,3 +119,78 @@ def test_by_description_and_group_follow_the_review(scenario: TestClient) -> Non
         expected_group[c["current_group"]] = expected_group.get(c["current_group"], 0) + 1
     assert by_desc == expected_desc and by_group == expected_group
     assert sum(by_group.values()) == 6
+
+
+def test_descriptions_report_counts_every_description_with_its_sentiment(
+    make_client, database_url: str
+) -> None:
+    """Each description of each contact once (current set, after review), split by its own sentiment.
+
+    | contact | received   | descriptions (current)                                           |
+    | D1      | 2026-03-01 | late_delivery:negative + driver_conduct:positive                 |
+    | D2      | 2026-03-02 | late_delivery:negative                                           |
+    | D3      | 2026-03-03 | till_queues (no sentiment) + late_delivery:neutral               |
+    | D4      | 2026-03-04 | logged staff_rude + late_delivery; reviewed: staff_rude:negative |
+    |         |            | + till_queues                                                    |
+    | D5      | 2026-04-01 | driver_conduct:negative (outside the March range)                |
+    """
+    client = make_client(database_url=database_url, review_threshold=1.0)
+
+    def contact(day: str, descriptions: list[dict], **extra) -> dict:
+        return log_contact(client, received_at=day, descriptions=descriptions, **extra)
+
+    contact(
+        "2026-03-01",
+        [{"id": "late_delivery", "sentiment": "negative"}, {"id": "driver_conduct", "sentiment": "positive"}],
+    )
+    contact("2026-03-02", [{"id": "late_delivery"}], sentiment="negative")
+    contact("2026-03-03", [{"id": "till_queues"}, {"id": "late_delivery", "sentiment": "neutral"}])
+    answer = suggest(client, "Rude staff and my parcel is late")
+    d4 = contact(
+        "2026-03-04",
+        [{"id": "staff_rude"}, {"id": "late_delivery"}],
+        suggestion_id=answer["suggestion_id"],
+    )
+    contact("2026-04-01", [{"id": "driver_conduct", "sentiment": "negative"}])
+    [item] = client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]
+    assert item["contact"]["id"] == d4["id"]
+    body = {"descriptions": [{"id": "staff_rude", "sentiment": "negative"}, {"id": "till_queues"}]}
+    assert client.post(f"/v1/review/{item['id']}", json=body, headers=HEADERS["reviewer"]).status_code == 200
+
+    r = client.get("/v1/reports/descriptions?from=2026-03-01&to=2026-03-31", headers=HEADERS["analyst"])
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["from"], got["to"]) == ("2026-03-01T00:00:00", "2026-04-01T00:00:00")
+    assert (got["contacts"], got["descriptions"]) == (4, 7)
+
+    def row(description, group, contacts, negative, neutral, positive, unknown) -> dict:
+        return {
+            "description": description,
+            "group": group,
+            "contacts": contacts,
+            "negative": negative,
+            "neutral": neutral,
+            "positive": positive,
+            "unknown": unknown,
+        }
+
+    assert got["rows"] == [
+        row("late_delivery", "delivery", 3, 2, 1, 0, 0),
+        row("till_queues", "store", 2, 0, 0, 0, 2),
+        row("driver_conduct", "delivery", 1, 0, 0, 1, 0),
+        row("staff_rude", "store", 1, 1, 0, 0, 0),
+    ]
+    everything = client.get("/v1/reports/descriptions", headers=HEADERS["analyst"]).json()
+    assert everything["contacts"] == 5
+    assert everything["rows"][1] == row("driver_conduct", "delivery", 2, 1, 0, 1, 0)  # ties: by id
+    # The summary keeps counting each contact once, by its primary description.
+    summary = report(client, "by=description&from=2026-03-01&to=2026-03-31")
+    assert {x["value"]: x["contacts"] for x in summary["rows"]} == {
+        "late_delivery": 2,
+        "till_queues": 1,
+        "staff_rude": 1,
+    }
+    denied = client.get("/v1/reports/descriptions", headers=HEADERS["reviewer"])
+    assert denied.status_code == 403
+    bad = client.get("/v1/reports/descriptions?from=March", headers=HEADERS["analyst"])
+    assert bad.status_code == 422 and bad.json()["message"].startswith("field 'from'")

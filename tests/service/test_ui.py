@@ -285,6 +285,74 @@ def test_already_decided_item_says_who_and_keeps_both_only_on_override(queued) -
     ]
 
 
+def test_a_decision_with_secondary_descriptions(queued) -> None:
+    client, items = queued
+    csrf = sign_in(client, REVIEWER)
+    page = client.get("/ui/queue").text
+    assert 'name="sentiment" class="sentiment"' in page and 'class="also-list"' in page
+    also = ["till_queues:negative", "late_delivery", "till_queues", " "]  # the primary, a repeat, a blank
+    data = {"description": "late_delivery", "sentiment": "positive", "also": also, "csrf": csrf}
+    r = client.post(f"/ui/review/{items[0]}", data=data, headers=JSON)
+    assert r.status_code == 200, r.text
+    tax = client.app.state.model.taxonomy
+    expected = f'Saved item {items[0]} as "{tax.descriptions["late_delivery"].name}" with '
+    assert r.json()["message"] == expected + f'"{tax.descriptions["till_queues"].name}".'
+    [decision] = client.get(f"/v1/review/{items[0]}", headers=HEADERS["reviewer"]).json()["decisions"]
+    assert decision["descriptions"] == [
+        {"id": "late_delivery", "sentiment": "positive"},
+        {"id": "till_queues", "sentiment": "negative"},
+    ]
+    contact = client.get(f"/v1/review/{items[0]}", headers=HEADERS["reviewer"]).json()["contact"]
+    assert [d["id"] for d in contact["current_descriptions"]] == ["late_delivery", "till_queues"]
+
+    bad = {"description": "late_delivery", "also": ["nope:negative"], "csrf": csrf}
+    r = client.post(f"/ui/review/{items[1]}", data=bad, headers=JSON)
+    assert r.status_code == 422
+    assert r.json()["message"].startswith("Unknown description id 'nope' (taxonomy ")
+    bad = {"description": "late_delivery", "also": ["till_queues:furious"], "csrf": csrf}
+    r = client.post(f"/ui/review/{items[1]}", data=bad, headers=JSON)
+    assert r.status_code == 422 and r.json()["message"].startswith("sentiment: Input should be")
+    assert client.get(f"/v1/review/{items[1]}", headers=HEADERS["reviewer"]).json()["decisions"] == []
+
+
+def test_queue_shows_the_models_decision_and_logged_descriptions(make_client) -> None:
+    from sqlalchemy import update
+
+    from contactlens.store import Suggestion
+
+    client = make_client(review_threshold=1.0)
+    answer = suggest(client, "Parcel late and the driver was rude")
+    log_contact(
+        client,
+        descriptions=[{"id": "late_delivery"}, {"id": "till_queues", "sentiment": "neutral"}],
+        suggestion_id=answer["suggestion_id"],
+    )
+    decided = [
+        {"id": "late_delivery", "confidence": 0.91, "sentiment": "negative"},
+        {"id": "driver_conduct", "confidence": 0.62, "sentiment": None},
+    ]
+    with client.app.state.sessions.begin() as session:
+        session.execute(
+            update(Suggestion).where(Suggestion.id == answer["suggestion_id"]).values(descriptions=decided)
+        )
+    sign_in(client, REVIEWER)
+    page = client.get("/ui/queue").text
+    tax = client.app.state.model.taxonomy
+    block = page.split('class="model-decision"')[1].split("</dl>")[0]
+    assert "Model&#39;s decision" in page or "Model's decision" in page
+    assert tax.descriptions["late_delivery"].name in block and "91%, negative" in block
+    assert tax.descriptions["driver_conduct"].name in block and "62%<" in block
+    assert 'aria-keyshortcuts="m"' in page  # the button (and key) that accepts the model's decision
+    model_attr = re.search(r"data-model='([^']*)'", page)
+    assert model_attr is not None
+    assert [d["id"] for d in json.loads(model_attr.group(1).replace("&#34;", '"'))] == [
+        "late_delivery",
+        "driver_conduct",
+    ]
+    logged = page.split("Logged as")[1].split("</dd>")[0]
+    assert "+ " + tax.descriptions["till_queues"].name in logged and "(neutral)" in logged
+
+
 def test_taxonomy_page_lists_descriptions_and_filters(client: TestClient) -> None:
     sign_in(client, REVIEWER)
     page = client.get("/ui/taxonomy").text

@@ -184,3 +184,134 @@ def test_unknown_ids_are_404(client: TestClient) -> None:
     assert r.status_code == 404 and r.json()["detail"] == "no contact with id 999"
     r = client.post("/v1/review/999", json={"description": "late_delivery"}, headers=HEADERS["reviewer"])
     assert r.status_code == 404 and r.json()["detail"] == "no review item with id 999"
+
+
+# ------------------------------------------------------------------------------- several descriptions
+
+# (case id, the body's label fields, the exact one-line message); {v} is the taxonomy version
+DESCRIPTION_CASES = [
+    (
+        "unknown id",
+        {"descriptions": [{"id": "late_delivery"}, {"id": "xyz"}]},
+        "field 'descriptions.1.id': unknown description id 'xyz' (taxonomy {v})",
+    ),
+    (
+        "retired id",
+        {"descriptions": [{"id": "late_delivery"}, {"id": "promotion_query"}]},
+        "field 'descriptions.1.id': description 'promotion_query' is retired in taxonomy {v}",
+    ),
+    (
+        "repeated id",
+        {"descriptions": [{"id": "late_delivery"}, {"id": "till_queues"}, {"id": "late_delivery"}]},
+        "field 'descriptions.2.id': 'late_delivery' is already listed as descriptions.0: "
+        "list each description once",
+    ),
+    (
+        "repeated once migrated",
+        {"descriptions": [{"id": "lost_in_transit"}, {"id": "parcel_lost"}]},
+        "field 'descriptions.1.id': 'parcel_lost' (now 'lost_in_transit') is already listed as "
+        "descriptions.0: list each description once",
+    ),
+    (
+        "empty list",
+        {"descriptions": []},
+        "field 'descriptions': is empty: list at least one description, the primary first",
+    ),
+    (
+        "unknown sentiment",
+        {"descriptions": [{"id": "late_delivery"}, {"id": "till_queues", "sentiment": "furious"}]},
+        "field 'descriptions.1.sentiment': Input should be 'negative', 'neutral' or 'positive'",
+    ),
+    (
+        "item not an object",
+        {"descriptions": ["late_delivery"]},
+        "field 'descriptions.0': Input should be a valid dictionary or object to extract fields from",
+    ),
+    (
+        "unknown item field",
+        {"descriptions": [{"id": "late_delivery", "sentimnet": "negative"}]},
+        "field 'descriptions.0.sentimnet': Extra inputs are not permitted",
+    ),
+    (
+        "description is not the first",
+        {"description": "till_queues", "descriptions": [{"id": "late_delivery"}, {"id": "till_queues"}]},
+        "field 'description': 'till_queues' is not the first of descriptions ('late_delivery'): the first "
+        "is the primary; send one of them or make them agree",
+    ),
+    (
+        "primary sentiment twice",
+        {"sentiment": "positive", "descriptions": [{"id": "late_delivery", "sentiment": "negative"}]},
+        "field 'sentiment': 'positive' differs from descriptions.0.sentiment 'negative' (both are the "
+        "primary's)",
+    ),
+    (
+        "neither",
+        {"sentiment": "positive"},
+        "field 'description': give the description id, or a list of them as descriptions",
+    ),
+]
+
+
+@pytest.fixture
+def retired_without_migration(make_client, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """Every contact with a suggestion queued; the served taxonomy without the promotion_query migration,
+    so that id is plainly retired."""
+    client = make_client(review_threshold=1.0)
+    tax = client.app.state.model.taxonomy
+    monkeypatch.setattr(tax, "migrations", [m for m in tax.migrations if m.source != "promotion_query"])
+    return client
+
+
+def stored_counts(client: TestClient) -> tuple[int, ...]:
+    from sqlalchemy import func, select
+
+    from contactlens.store import Contact, ContactDescription, ReviewDecision
+
+    with client.app.state.sessions() as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(t)) or 0
+            for t in (Contact, ContactDescription, ReviewDecision)
+        )
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"), [c[1:] for c in DESCRIPTION_CASES], ids=[c[0] for c in DESCRIPTION_CASES]
+)
+def test_bad_descriptions_are_422_and_nothing_is_stored(retired_without_migration, labels, message) -> None:
+    client = retired_without_migration
+    expected = message.format(v=client.app.state.model.taxonomy.version)
+    answer = suggest(client, "Parcel late and the queue was long")
+    before = stored_counts(client)
+    body = {
+        "text": "Parcel late and the queue was long",
+        "channel": "web",
+        "suggestion_id": answer["suggestion_id"],
+    }
+    r = client.post("/v1/contacts", json=body | labels, headers=HEADERS["logger"])
+    assert r.status_code == 422, r.text
+    assert r.json()["message"] == expected and r.json()["detail"]
+    assert stored_counts(client) == before
+    # The same rules for a review decision; the item stays pending and the contact keeps its labels.
+    contact = log_contact(client, description="till_queues", suggestion_id=answer["suggestion_id"])
+    items = client.get("/v1/review?status=pending", headers=HEADERS["reviewer"]).json()["items"]
+    item = next(i for i in items if i["contact"]["id"] == contact["id"])
+    before = stored_counts(client)
+    r = client.post(f"/v1/review/{item['id']}", json=labels, headers=HEADERS["reviewer"])
+    assert r.status_code == 422, r.text
+    assert r.json()["message"] == expected
+    assert stored_counts(client) == before
+    after = client.get(f"/v1/contacts/{contact['id']}", headers=HEADERS["reviewer"]).json()
+    assert after == contact and after["current_descriptions"] == [{"id": "till_queues", "sentiment": None}]
+    assert after["review_status"] == "pending"
+
+
+def test_too_many_descriptions(client: TestClient) -> None:
+    ids = client.app.state.model.taxonomy.active_ids[:21]
+    r = client.post(
+        "/v1/contacts",
+        json={"text": "x", "channel": "web", "descriptions": [{"id": d} for d in ids]},
+        headers=HEADERS["logger"],
+    )
+    assert r.status_code == 422 and r.json()["message"].startswith(
+        "field 'descriptions': List should have at most 20"
+    )

@@ -5,7 +5,7 @@ import pytest
 
 from contactlens import data as datamod
 from contactlens.errors import DataError
-from contactlens.taxonomy import Taxonomy
+from contactlens.taxonomy import Migration, Taxonomy
 
 ROWS = [
     {"msg": "Parcel is late again", "cat": "late", "sentiment": "negative"},
@@ -73,7 +73,7 @@ def test_check_finds_problems():
     assert "near duplicates" in text
     assert "1 texts appear with conflicting descriptions" in text
     assert "sentiment other than negative/neutral/positive (rows 7)" in text
-    assert "1 labels unknown to taxonomy 1 (1 rows), first: praise" in text
+    assert "1 labels unknown to taxonomy 1 (1 rows: 7), first: praise" in text
     assert "3 texts also in the other file" in text
 
 
@@ -113,3 +113,109 @@ def test_data_hash_changes_with_labels():
     b = frame([["x", "refund", "negative"]])
     assert datamod.data_hash(a) != datamod.data_hash(b)
     assert datamod.data_hash(a) == datamod.data_hash(a.copy())
+
+
+# ------------------------------------------------------------------------------------ multi-label cells
+
+
+@pytest.mark.parametrize(
+    ("cell", "pairs"),
+    [
+        ("late", [("late", None)]),
+        (" late ; refund ", [("late", None), ("refund", None)]),
+        ("late:negative;praise:Positive", [("late", "negative"), ("praise", "positive")]),
+        ("late:negative;refund", [("late", "negative"), ("refund", None)]),
+        ("late;", [("late", None)]),
+        ("", []),
+    ],
+)
+def test_parse_labels(cell, pairs):
+    assert datamod.parse_labels(cell) == pairs
+    if pairs:
+        assert datamod.parse_labels(datamod.format_labels(pairs)) == pairs
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("late;;refund", "item 2 of the description list 'late;;refund' is empty"),
+        ("late;late:negative", "description 'late' appears twice in 'late;late:negative'"),
+        (
+            "late:furious",
+            "unknown sentiment 'furious' for 'late' in 'late:furious': use negative/neutral/positive",
+        ),
+        (":negative", "item 1 of the description list ':negative' has no description id"),
+    ],
+)
+def test_parse_labels_refuses_bad_cells(cell, message):
+    with pytest.raises(ValueError) as err:
+        datamod.parse_labels(cell)
+    assert str(err.value) == message
+
+
+def test_load_names_the_row_of_a_bad_cell(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,description\nfine,late\nboth,late:negative;refund:cross\n")
+    with pytest.raises(DataError) as err:
+        datamod.load(path)
+    assert str(err.value) == (
+        f"{path}: row 2: unknown sentiment 'cross' for 'refund' in 'late:negative;refund:cross': "
+        "use negative/neutral/positive"
+    )
+
+
+def test_with_labels_primary_pairs_and_derived_overall_sentiment():
+    f = datamod.with_labels(
+        frame(
+            [
+                ["late and rude", "late:negative;rude:negative", ""],
+                ["late but kind staff", "late:negative;praise:positive", "negative"],
+                ["mixed, no overall", "late:negative;praise:positive", ""],
+                ["plain", "refund", "neutral"],
+            ]
+        )
+    )
+    assert f["description"].tolist() == ["late", "late", "late", "refund"]
+    assert f["labels"].tolist() == [("late", "rude"), ("late", "praise"), ("late", "praise"), ("refund",)]
+    # One sentiment shared by every pair becomes the overall one; mixed pairs leave it unset.
+    assert f["sentiment"].tolist() == ["negative", "negative", "", "neutral"]
+    assert datamod.pair_sentiments(f) == [
+        ("negative", "negative"),
+        ("negative", "positive"),
+        ("negative", "positive"),
+        ("neutral",),
+    ]
+    assert datamod.is_multilabel(f) and not datamod.is_multilabel(frame([["a", "late", ""]]))
+
+
+def test_migrations_apply_to_every_position_and_merge_duplicates():
+    tax = Taxonomy.from_labels(["lost", "late"], "t")
+    tax.migrations = [Migration("parcel_lost", "lost"), Migration("missing", "lost")]
+    f = frame(
+        [
+            ["a", "late:negative;parcel_lost:neutral", ""],
+            ["b", "parcel_lost:negative;missing:positive;late", ""],
+        ]
+    )
+    out = datamod.apply_migrations(f, tax)
+    assert out["labels"].tolist() == [("late", "lost"), ("lost", "late")]
+    assert out["label_sentiments"].tolist() == [("negative", "neutral"), ("negative", "")]
+    assert out["description"].tolist() == ["late", "lost"]
+    assert datamod.label_cells(out) == ["late:negative;lost:neutral", "lost:negative;late"]
+
+
+def test_check_counts_every_description_and_names_rows_of_unknown_ids():
+    f = frame(
+        [
+            ["late and rude", "late;rude", "negative"],
+            ["late", "late", "negative"],
+            ["nice", "praise:positive", ""],
+            ["???", ";", ""],
+        ]
+    )
+    tax = Taxonomy.from_labels(["late", "rude"], "t")
+    r = datamod.check(f, "f.csv", tax)
+    assert r.label_counts == {"late": 2, "rude": 1, "praise": 1}
+    assert r.details["rows_with_several_descriptions"] == 1
+    assert "1 rows without a description (rows 4)" in r.errors
+    assert "1 labels unknown to taxonomy 1 (1 rows: 3), first: praise" in r.errors
