@@ -11,6 +11,7 @@ import logging
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,51 @@ def tune_combination(
     return best[1], best[2]
 
 
+def _one_vs_rest(C: float, max_iter: int) -> OneVsRestClassifier:  # noqa: N803 (scikit-learn's name)
+    return OneVsRestClassifier(LogisticRegression(C=C, max_iter=max_iter))
+
+
+def _choose_members(
+    features: dict[str, Any],
+    y: np.ndarray,
+    folds: list,
+    n_classes: int,
+    cfg: HeadConfig,
+    train_cfg: TrainConfig,
+    desc: str,
+    make: Callable[..., Any],
+    loss_of: Callable[[np.ndarray, np.ndarray], float],
+) -> tuple[list[tuple[str, Any]], list[np.ndarray], list[dict[str, Any]]]:
+    """For each member (feature set), the C of its grid with the lowest out-of-fold loss.
+
+    Returns the unfitted members, their out-of-fold probabilities and what was chosen.
+    """
+    members: list[tuple[str, Any]] = []
+    oofs: list[np.ndarray] = []
+    chosen: list[dict[str, Any]] = []
+    steps = sum(len(m.C) for m in cfg.members)
+    with tqdm(total=steps, desc=f"fitting {desc}", unit="fit", leave=False, disable=None) as bar:
+        for m in cfg.members:
+            best: tuple[float, float, np.ndarray] = (np.inf, 0.0, np.empty(0))
+            for c in m.C:
+                oof = _oof(
+                    make(C=c, max_iter=m.max_iter),
+                    features[m.features],
+                    y,
+                    folds,
+                    n_classes,
+                    train_cfg.n_jobs,
+                )
+                loss = loss_of(oof, y)
+                if loss < best[0]:
+                    best = (loss, c, oof)
+                bar.update(1)
+            chosen.append({"features": m.features, "C": best[1], "oof_log_loss": round(best[0], 5)})
+            oofs.append(best[2])
+            members.append((m.features, make(C=best[1], max_iter=m.max_iter)))
+    return members, oofs, chosen
+
+
 def fit_head(
     features: dict[str, Any],
     labels: np.ndarray,
@@ -189,21 +235,9 @@ def fit_head(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
         folds = list(splitter.split(np.zeros(len(labels)), y_idx, groups))
-    members, oofs, chosen = [], [], []
-    steps = sum(len(m.C) for m in cfg.members)
-    with tqdm(total=steps, desc=f"fitting {desc}", unit="fit", leave=False, disable=None) as bar:
-        for m in cfg.members:
-            best: tuple[float, float, np.ndarray] = (np.inf, 0.0, np.empty(0))
-            for c in m.C:
-                est = LogisticRegression(C=c, max_iter=m.max_iter)
-                oof = _oof(est, features[m.features], y_idx, folds, len(classes), train_cfg.n_jobs)
-                loss = _nll(oof, y_idx)
-                if loss < best[0]:
-                    best = (loss, c, oof)
-                bar.update(1)
-            chosen.append({"features": m.features, "C": best[1], "oof_log_loss": round(best[0], 4)})
-            oofs.append(best[2])
-            members.append((m.features, LogisticRegression(C=best[1], max_iter=m.max_iter)))
+    members, oofs, chosen = _choose_members(
+        features, y_idx, folds, len(classes), cfg, train_cfg, desc, LogisticRegression, _nll
+    )
     weights, temperature = tune_combination(oofs, y_idx)
     fitted = Parallel(n_jobs=train_cfg.n_jobs)(
         delayed(clone(est).fit)(features[name], y_idx) for name, est in members
@@ -268,22 +302,9 @@ def fit_multilabel_head(
     y = binarizer.fit_transform(labels)
     classes = np.asarray(binarizer.classes_)
     folds = list(KFold(train_cfg.cv_folds, shuffle=True, random_state=train_cfg.seed).split(y))
-    members, oofs, chosen = [], [], []
-    steps = sum(len(m.C) for m in cfg.members)
-    with tqdm(total=steps, desc="fitting multi-label", unit="fit", leave=False, disable=None) as bar:
-        for m in cfg.members:
-            best: tuple[float, float, np.ndarray] = (np.inf, 0.0, np.empty(0))
-            for c in m.C:
-                est = OneVsRestClassifier(LogisticRegression(C=c, max_iter=m.max_iter))
-                oof = _oof(est, features[m.features], y, folds, len(classes), train_cfg.n_jobs)
-                loss = _binary_nll(oof, y)
-                if loss < best[0]:
-                    best = (loss, c, oof)
-                bar.update(1)
-            chosen.append({"features": m.features, "C": best[1], "oof_log_loss": round(best[0], 5)})
-            oofs.append(best[2])
-            final = OneVsRestClassifier(LogisticRegression(C=best[1], max_iter=m.max_iter))
-            members.append((m.features, final))
+    members, oofs, chosen = _choose_members(
+        features, y, folds, len(classes), cfg, train_cfg, "multi-label", _one_vs_rest, _binary_nll
+    )
     grid = np.round(np.arange(0, 1.0001, 0.1), 6)
     best_comb: tuple[float, np.ndarray, float] = (np.inf, np.ones(1), 1.0)
     for w in itertools.product(grid, repeat=len(oofs)):
