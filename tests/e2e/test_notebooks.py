@@ -38,6 +38,7 @@ def test_model_report_notebook(sample_model_dir: Path, monkeypatch: pytest.Monke
     assert len(images) >= 3, "confusion matrix, reliability diagram and risk-coverage curve"
     text = "".join(o.get("data", {}).get("text/plain", "") for o in outputs(nb, "execute_result"))
     assert "accuracy" in text and "ece" in text
+    assert "multilabel_micro_f1" in text and "sentiment_per_description_accuracy" in text
 
 
 @pytest.fixture
