@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from service_helpers import HEADERS, log_contact
 
+from contactlens.data import parse_labels
 from tests.conftest import DATA
 
 KEYS = (
@@ -23,14 +24,16 @@ KEYS = (
 def test_drift_over_logged_contacts(client) -> None:
     rows = pd.read_csv(DATA / "train.csv").sample(150, random_state=0)
     for row in rows.itertuples():
+        # A label cell may list several descriptions (`a:negative;b`); a bare id takes the row's sentiment.
+        pairs = parse_labels(str(row.description))
+        overall = row.sentiment if isinstance(row.sentiment, str) else None
         log_contact(
             client,
             text=row.text,
             channel=row.channel,
             site=row.site,
             received_at="2026-05-04",
-            description=row.description,
-            sentiment=row.sentiment,
+            descriptions=[{"id": d, "sentiment": s or overall} for d, s in pairs],
         )
     r = client.get("/v1/drift", params={"from": "2026-05-01", "to": "2026-05-31"}, headers=HEADERS["analyst"])
     assert r.status_code == 200, r.text
