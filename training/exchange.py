@@ -10,7 +10,7 @@ taxonomy before writing anything, and records each label as a review decision, a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -19,10 +19,20 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from contactlens.data import SENTIMENTS
+from contactlens.data import SENTIMENTS, parse_labels
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
-from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, session_factory, utcnow
+from contactlens.store import (
+    CURRENT,
+    DECIDED,
+    PENDING,
+    Contact,
+    ReviewDecision,
+    ReviewItem,
+    session_factory,
+    set_descriptions,
+    utcnow,
+)
 from contactlens.taxonomy import Taxonomy
 
 FORMATS = ("csv", "jsonl", "label-studio")
@@ -162,6 +172,8 @@ class Label:
     sentiment: str = ""
     reviewer: str = ""
     note: str = ""
+    # Further descriptions of the same contact (a cell `a;b:positive`): (id, sentiment or "").
+    others: list[tuple[str, str]] = field(default_factory=list)
 
 
 def read_labels(path: Path, reviewer: str | None = None) -> tuple[list[Label], int]:
@@ -196,8 +208,19 @@ def _label(path: Path, where: str, rec: dict[str, Any], reviewer: str | None) ->
     if not name:
         raise DataError(f"{path} {where}: no reviewer name; add a reviewer column or pass --reviewer")
     sentiment = str(rec.get("sentiment") or "").strip().lower()
+    try:
+        pairs = parse_labels(str(rec["description"]))
+    except ValueError as exc:
+        raise DataError(f"{path} {where}: {exc}; nothing was imported") from None
+    (first, first_sentiment), rest = pairs[0], pairs[1:]
     return Label(
-        where, int(raw_id), str(rec["description"]).strip(), sentiment, name, str(rec.get("note") or "")
+        where,
+        int(raw_id),
+        first,
+        first_sentiment or sentiment,
+        name,
+        str(rec.get("note") or ""),
+        [(d, s or "") for d, s in rest],
     )
 
 
@@ -276,14 +299,9 @@ def validate_labels(labels: list[Label], taxonomy: Taxonomy, source: Path) -> li
     seen: dict[int, str] = {}
     for lab in labels:
         did = taxonomy.migrate(lab.description)
-        if did not in taxonomy.descriptions:
-            errors.append(
-                f"{lab.where}: unknown description id '{lab.description}' (taxonomy {taxonomy.version})"
-            )
-        elif not taxonomy.descriptions[did].active:
-            errors.append(
-                f"{lab.where}: description '{lab.description}' is retired in taxonomy {taxonomy.version}"
-            )
+        problem = _id_problem(lab, taxonomy)
+        if problem:
+            errors.append(problem)
         elif lab.sentiment and lab.sentiment not in SENTIMENTS:
             errors.append(f"{lab.where}: sentiment '{lab.sentiment}' is not one of {', '.join(SENTIMENTS)}")
         elif lab.review_item_id in seen:
@@ -292,11 +310,28 @@ def validate_labels(labels: list[Label], taxonomy: Taxonomy, source: Path) -> li
                 f"(also {seen[lab.review_item_id]})"
             )
         lab.description = did
+        others: dict[str, str] = {}
+        for other, sentiment in lab.others:  # a migration may map two ids to one: keep it once
+            migrated = taxonomy.migrate(other)
+            if migrated != did:
+                others.setdefault(migrated, sentiment)
+        lab.others = list(others.items())
         seen.setdefault(lab.review_item_id, lab.where)
     if errors:
         more = f" (and {len(errors) - 1} more rows)" if len(errors) > 1 else ""
         raise DataError(f"{source} {errors[0]}{more}; nothing was imported")
     return labels
+
+
+def _id_problem(lab: Label, taxonomy: Taxonomy) -> str | None:
+    """Why a label's ids cannot be recorded (unknown or retired), or None."""
+    for raw in [lab.description] + [d for d, _ in lab.others]:
+        did = taxonomy.migrate(raw)
+        if did not in taxonomy.descriptions:
+            return f"{lab.where}: unknown description id '{raw}' (taxonomy {taxonomy.version})"
+        if not taxonomy.descriptions[did].active:
+            return f"{lab.where}: description '{raw}' is retired in taxonomy {taxonomy.version}"
+    return None
 
 
 @dataclass
@@ -333,6 +368,7 @@ def write_decisions(
                 continue
             item.status, item.decided_by, item.decided_at = DECIDED, lab.reviewer, now
             note = lab.note or f"imported from {source.name}"
+            chosen = [(lab.description, lab.sentiment)] + lab.others
             session.add(
                 ReviewDecision(
                     review_item_id=item.id,
@@ -342,12 +378,16 @@ def write_decisions(
                     sentiment=lab.sentiment or None,
                     note=note,
                     override=was_decided,
+                    descriptions=[{"id": d, "sentiment": s or None} for d, s in chosen]
+                    if lab.others
+                    else None,
                 )
             )
             contact = session.get_one(Contact, item.contact_id)
-            contact.current_description_id = lab.description
-            contact.current_group_id = taxonomy.descriptions[lab.description].group
-            if lab.sentiment:
-                contact.current_sentiment = lab.sentiment
+            # A blank sentiment keeps the contact's current one for the primary (as before).
+            primary_sentiment = lab.sentiment or contact.current_sentiment
+            pairs = [(lab.description, taxonomy.descriptions[lab.description].group, primary_sentiment)]
+            pairs += [(d, taxonomy.descriptions[d].group, s or None) for d, s in lab.others]
+            set_descriptions(contact, CURRENT, pairs)
             written += 1
     return ImportResult(written, skipped)
