@@ -40,7 +40,12 @@ REPORT_KEYS = (
 
 
 def reference_extras(
-    embeddings: np.ndarray, y_idx: np.ndarray, oof: np.ndarray, cleaned: list[str], seed: int = 0
+    embeddings: np.ndarray,
+    y_idx: np.ndarray,
+    oof: np.ndarray,
+    cleaned: list[str],
+    seed: int = 0,
+    neighbours: int = novelty.NEIGHBOURS,
 ) -> dict[str, np.ndarray]:
     """What drift needs from the training data beyond centroids and samples (stored in reference.npz).
 
@@ -49,6 +54,7 @@ def reference_extras(
         y_idx: class index of each training row.
         oof: out-of-fold description probabilities.
         cleaned: the redacted training texts (only word counts are kept).
+        neighbours: the most training embeddings kept (float16) for the novelty test's nearest neighbours.
     """
     k = oof.shape[1]
     confusion = np.zeros((k, k), dtype=np.int64)
@@ -64,7 +70,7 @@ def reference_extras(
             split[c] = checks.best_split(embeddings[take], seed)[0]
     return {
         "confusion": confusion,
-        **novelty.tune_rule(embeddings, y_idx, oof, seed),
+        **novelty.tune_rule(embeddings, y_idx, oof, seed, neighbours),
         "cluster_threshold": np.array([novelty.cluster_threshold(embeddings, y_idx, k)]),
         "split_silhouette": split,
         "term_vocab": vocab,
@@ -244,7 +250,7 @@ def reasons(report: dict[str, Any]) -> list[str]:
         )
     if "distance" in nov["detected_by"]:
         out.append(
-            "Contacts lie farther from every description than the training contacts do "
+            "Contacts lie farther from every description and every training contact than known contacts do "
             f"(distance test {_p(nov['distance_test']['p_value'])}): some fit no description"
         )
     for c in report["novel_clusters"][:5]:
@@ -257,7 +263,20 @@ def reasons(report: dict[str, Any]) -> list[str]:
             f"'{u['name']}' is falling out of use: {u['count']} contacts where "
             f"{u['expected']:.0f} were expected"
         )
-    for r in report["mix_drift"]["descriptions"] + report["mix_drift"]["groups"]:
+    mix = report["mix_drift"]
+    increase = mix.get("increase_test") or {}
+    significant = any(r["significant"] for r in mix["descriptions"] + mix["groups"])
+    if increase.get("detected") and not significant:
+        rows = {r["id"]: r for r in mix["descriptions"]}
+        grown = "; ".join(
+            f"'{rows[i]['name']}' {rows[i]['count']} contacts where {rows[i]['expected']:.0f} were expected"
+            for i in increase["grown"][:3]
+        )
+        out.append(
+            f"The mix of descriptions has changed: several grew together (one-sided test over all "
+            f"{len(mix['descriptions'])} descriptions, {_p(increase['p_value'])}), most clearly {grown}"
+        )
+    for r in mix["descriptions"] + mix["groups"]:
         if r["significant"] and r["count"] > 0.2 * r["expected"]:  # near-zero shares are reported as unused
             change = f"{r['ratio']:.1f} times" if r["ratio"] and r["ratio"] >= 1 else "a fraction of"
             was = _pct(r["reference_share"])

@@ -33,6 +33,8 @@ class DriftConfig:
     classifier_permutations: int = 25
     mmd_permutations: int = 200
     min_ratio: float = 1.5  # a share must change by at least this factor to count as mix drift
+    mix_simulations: int = 2000  # reference windows simulated for the global test of growing shares
+    novelty_rate_share: float = 0.25  # of the novelty level: the rest goes to the encoder distance test
     min_rate_increase: float = 0.02  # and a rate (needing review, fitting no description) by 2 points
     min_cluster_size: int | None = None  # None: above the chance sizes stored in the reference
     split_min_contacts: int = 40
@@ -125,7 +127,14 @@ def _share_rows(
 
 
 def mix_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
-    """Each description's and group's share of the suggestions against its share in the training data."""
+    """Each description's and group's share of the suggestions against its share in the training data.
+
+    Two ways to find a changed mix, each at level `alpha`: per description and group, a binomial test
+    (Benjamini-Hochberg over the descriptions) with a change of at least `min_ratio`; and over all
+    descriptions at once, a one-sided test of growing shares (`increase_test`), which catches several
+    moderate increases that no single corrected test can, provided one of the grown descriptions changed by
+    `min_ratio` with an uncorrected p below `alpha`.
+    """
     shares = reference_shares(w.reference)
     counts = np.bincount(w.predicted, minlength=len(w.classes))
     desc_rows = _share_rows(counts, shares, w.n, w.classes, [w.name(c) for c in w.classes], cfg)
@@ -138,9 +147,21 @@ def mix_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
     group_rows = _share_rows(g_counts, g_shares, w.n, groups, [g_names.get(g, g) for g in groups], cfg)
     rng = np.random.default_rng(cfg.seed)
     null = [ds.js_distance(rng.multinomial(w.n, shares / shares.sum()), shares) for _ in range(200)]
-    detected = any(r["significant"] for r in desc_rows + group_rows)
+    increase = ds.increase_test(counts, shares, cfg.mix_simulations, cfg.seed)
+    # The global test needs something to show: the descriptions that grew materially and clearly.
+    grown = [
+        r
+        for r in desc_rows
+        if r["count"] > r["expected"]
+        and r["p_value"] < cfg.alpha
+        and (r["ratio"] is None or r["ratio"] >= cfg.min_ratio)
+    ]
+    increase["detected"] = bool(increase["p_value"] < cfg.alpha and grown)
+    increase["grown"] = [r["id"] for r in sorted(grown, key=lambda r: (r["p_value"], r["id"]))[:5]]
+    detected = increase["detected"] or any(r["significant"] for r in desc_rows + group_rows)
     return {
         "detected": bool(detected),
+        "increase_test": increase,
         "js_distance": _r(ds.js_distance(counts, shares)),
         "js_distance_no_drift_p95": _r(np.quantile(null, 0.95)),
         "chi_square": ds.chi_square_test(counts, shares),
@@ -168,18 +189,25 @@ def confidence_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
 def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Contacts fitting no description: their share, their distances, and clusters larger than chance.
 
-    Three findings, any of which counts: more contacts fit no description than in training (binomial test);
-    contacts lie farther from the descriptions than known ones do (a test on distances alone, which stay
-    calibrated when the model is more or less confident on new data than on its training data); or a
-    cluster of such contacts is larger than chance gives known contacts in a window of this size.
+    Three findings, any of which counts: more contacts fit no description than in training (binomial test,
+    at `novelty_rate_share` of `alpha`: its reference rate comes from out-of-fold predictions, which are less
+    confident than the final model's, so it is conservative); contacts lie farther from the known ones than
+    known contacts do (`novelty.encoder_test`, on encoder distances alone, which stay calibrated whatever
+    the classifier's confidence does; the rest of `alpha`); or a cluster of such contacts is larger than
+    chance gives known contacts in a window of this size.
     """
     flags, nearest, dist = novelty.misfits(w.embeddings, w.confidence, w.reference, w.review_threshold)
     ref_rate = novelty.reference_misfit_rate(w.reference, w.review_threshold)
     k = int(flags.sum())
     p = float(ds.binomial_pvalues(np.array([k]), w.n, np.array([max(ref_rate, 1e-6)]), "greater")[0])
-    by_rate = p < cfg.alpha / 2 and k / w.n - ref_rate >= max(cfg.min_rate_increase, 0.25 * ref_rate)
-    distance = novelty.distance_test(dist, nearest, w.reference) if "distance_llr" in w.reference else None
-    by_distance = distance is not None and distance["p_value"] < cfg.alpha / 2
+    rate_alpha = cfg.alpha * cfg.novelty_rate_share
+    by_rate = p < rate_alpha and k / w.n - ref_rate >= max(cfg.min_rate_increase, 0.25 * ref_rate)
+    distance: dict[str, Any] | None = None
+    if "encoder_llr" in w.reference:
+        distance = novelty.encoder_test(w.embeddings, dist, nearest, w.reference)
+    elif "distance_llr" in w.reference:  # a reference written before the encoder test
+        distance = novelty.distance_test(dist, nearest, w.reference)
+    by_distance = distance is not None and distance["p_value"] < cfg.alpha - rate_alpha
     min_size = cfg.min_cluster_size or novelty.min_cluster_size(w.reference, w.n)
     clusters = _clusters(w, np.nonzero(flags)[0], min_size)
     detected_by = [

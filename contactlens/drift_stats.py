@@ -3,7 +3,8 @@
 - `domain_classifier_test`: can a classifier tell reference from window embeddings? Cross-validated ROC AUC,
   judged against AUCs with shuffled domain labels, so that a small window does not raise an alarm from noise.
 - `mmd_test`: maximum mean discrepancy with an RBF kernel (median heuristic) and a permutation p-value.
-- `binomial_pvalues`, `holm`, `benjamini_hochberg`, `chi_square_test`, `js_distance`: proportions.
+- `binomial_pvalues`, `holm`, `benjamini_hochberg`, `chi_square_test`, `increase_test`, `js_distance`:
+  proportions.
 - `ctfidf`: class-based TF-IDF keywords (as in BERTopic), contrasted with reference term counts.
 """
 
@@ -164,6 +165,40 @@ def chi_square_test(counts: np.ndarray, shares: np.ndarray, min_expected: float 
     stat = float(np.sum((obs - exp) ** 2 / exp))
     dof = len(obs) - 1
     return {"statistic": round(stat, 3), "dof": dof, "p_value": float(stats.chi2.sf(stat, dof))}
+
+
+def increase_test(
+    counts: np.ndarray, shares: np.ndarray, n_simulations: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """One global test that some shares grew: a one-sided Pearson statistic with a Monte Carlo p-value.
+
+    The statistic sums (observed - expected)^2 / expected over the cells observed above expectation only, so
+    that it weighs every growing cell at once (where per-cell tests, corrected for their number, miss several
+    moderate increases) and ignores decreases. Its distribution under the reference is simulated: windows of
+    the same size drawn from the reference shares (multinomial), so small expected counts need no
+    approximation. p = (1 + simulated statistics >= observed) / (1 + n_simulations).
+    """
+    counts = np.asarray(counts, dtype=float)
+    p = np.asarray(shares, dtype=float)
+    p = p / max(p.sum(), 1e-12)
+    n = int(counts.sum())
+    if n == 0 or len(p) < 2:
+        return {"statistic": 0.0, "p_value": 1.0, "n_simulations": 0}
+    expected = np.maximum(p * n, 1e-12)
+
+    def stat(c: np.ndarray) -> np.ndarray:
+        excess = np.maximum(c - expected, 0.0)
+        return np.sum(excess**2 / expected, axis=-1)
+
+    observed = float(stat(counts))
+    rng = np.random.default_rng(seed)
+    null = stat(rng.multinomial(n, p, size=n_simulations).astype(float))
+    return {
+        "statistic": round(observed, 3),
+        "null_mean": round(float(null.mean()), 3),
+        "p_value": float((1 + np.sum(null >= observed - 1e-9)) / (1 + n_simulations)),
+        "n_simulations": n_simulations,
+    }
 
 
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:

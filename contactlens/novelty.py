@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from contactlens.drift_stats import ctfidf
 from contactlens.text import tokens
 
+NEIGHBOURS = 5000  # training embeddings kept (float16) for the encoder test's nearest neighbours
 QUANTILES = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 # Words that carry no topic in contact verbatims, on top of scikit-learn's English stop words.
 _EXTRA_STOP = {
@@ -84,7 +85,7 @@ def _loo_distances(
 
 
 def tune_rule(
-    embeddings: np.ndarray, y_idx: np.ndarray, oof: np.ndarray, seed: int = 0
+    embeddings: np.ndarray, y_idx: np.ndarray, oof: np.ndarray, seed: int = 0, neighbours: int = NEIGHBOURS
 ) -> dict[str, np.ndarray]:
     """Choose the confidence and per-description distance thresholds on training data (see module doc).
 
@@ -95,7 +96,8 @@ def tune_rule(
         embeddings: L2-normalised training embeddings.
         y_idx: class index of each row.
         oof: out-of-fold class probabilities of each row.
-        seed: for the random windows of the cluster-size null.
+        seed: for the random windows of the cluster-size null and the neighbour bank.
+        neighbours: the most training embeddings kept as the bank of the nearest-neighbour distance.
     """
     n, k = oof.shape
     dist, _ = _loo_distances(embeddings, y_idx, k)
@@ -130,7 +132,9 @@ def tune_rule(
     llr = np.log(1 - LLR_EPS + LLR_EPS * (f1 / f1.sum()) / (f0 / f0.sum()))
     h0 = llr[_bin(u_known)]
     flags = (d_known > theta[near_known]) & (conf_known < t)
+    encoder = encoder_reference(embeddings, y_idx, u_known, u_novel, neighbours, seed)
     return {
+        **encoder,
         "novelty_confidence": np.array([t]),
         "novelty_distance": theta.astype(np.float32),
         "novelty_rate": np.array([fpr]),
@@ -176,6 +180,123 @@ def distance_test(d: np.ndarray, nearest: np.ndarray, reference: dict[str, np.nd
         "z": round(z, 3),
         "p_value": float(stats.norm.sf(z)),
         "mean_percentile": round(float(u.mean()), 4),
+    }
+
+
+# The window-level encoder test: two distances that depend on the encoder alone (not on the classifier's
+# confidence, which is higher on new contacts than out of fold, so that a confidence-based reference would
+# make the test conservative): the distance to the nearest training contact in a bank of them, as a
+# percentile of leave-one-out distances, and the distance percentile to the nearest centroid above.
+NN_GRID = np.linspace(0.0, 1.0, 101)
+ENC_BINS = 20  # bins per distance percentile, fewer on small training sets (see `_encoder_bins`)
+
+
+def _nearest_similarity(
+    x: np.ndarray,
+    bank: np.ndarray,
+    own_row: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    bank_labels: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each row's largest cosine similarity to the bank, in chunks.
+
+    Skipped: bank row `own_row[i]` for row i (itself; -1 for none), and with `labels`, the bank rows of
+    row i's own description.
+    """
+    out = np.empty(len(x))
+    cols = np.arange(len(bank))
+    for start in range(0, len(x), 1024):
+        stop = min(start + 1024, len(x))
+        sim = x[start:stop] @ bank.T
+        if own_row is not None:
+            sim[own_row[start:stop, None] == cols[None, :]] = -np.inf
+        if labels is not None and bank_labels is not None:
+            sim[labels[start:stop, None] == bank_labels[None, :]] = -np.inf
+        out[start:stop] = sim.max(axis=1)
+    return out
+
+
+def encoder_reference(
+    embeddings: np.ndarray,
+    y_idx: np.ndarray,
+    u_known: np.ndarray,
+    u_novel: np.ndarray,
+    neighbours: int = NEIGHBOURS,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The bank, null quantiles and likelihood-ratio table of the encoder test (see `encoder_test`).
+
+    Every training contact is scored once as known (its nearest bank neighbour other than itself: a bank
+    contact then sits among the others exactly as a new contact would) and once as novel (the bank rows of
+    its own description removed, as if the description did not exist). `u_known`/`u_novel` are its
+    centroid distance percentiles in the same two roles.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(embeddings)
+    bank_rows = np.sort(rng.permutation(n)[: min(neighbours, n)])
+    bank = embeddings[bank_rows].astype(np.float16)
+    bank32, bank_labels = bank.astype(np.float32), y_idx[bank_rows]
+    x = embeddings.astype(np.float32)
+    own_row = np.full(n, -1)
+    own_row[bank_rows] = np.arange(len(bank_rows))
+    d_known = 1.0 - _nearest_similarity(x, bank32, own_row)
+    d_novel = 1.0 - _nearest_similarity(x, bank32, None, y_idx, bank_labels)  # own rows are own class
+    quantiles = np.quantile(d_known, NN_GRID).astype(np.float32)
+    bins = _encoder_bins(n)
+    cell_known = _encoder_cell(np.interp(d_known, quantiles, NN_GRID), u_known, bins)
+    cell_novel = _encoder_cell(np.interp(d_novel, quantiles, NN_GRID), u_novel, bins)
+    cells = bins * bins
+    f0 = np.bincount(cell_known, minlength=cells) + 0.5
+    f1 = np.bincount(cell_novel, minlength=cells) + 0.5
+    llr = np.log(1 - LLR_EPS + LLR_EPS * (f1 / f1.sum()) / (f0 / f0.sum()))
+    h0 = llr[cell_known]
+    return {
+        "neighbour_bank": bank,
+        "neighbour_quantiles": quantiles,
+        "encoder_llr": llr.astype(np.float64),
+        "encoder_llr_null": np.array([h0.mean(), h0.std()]),
+    }
+
+
+def _encoder_bins(n: int) -> int:
+    """Bins per percentile: about 15 training contacts per cell of the table, so that the contacts it was
+    built from score like new ones (a sparse table fits its own rows, and the null mean would drift)."""
+    return int(np.clip(np.sqrt(n / 15), 3, ENC_BINS))
+
+
+def _encoder_cell(u_neighbour: np.ndarray, u_centroid: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    a = np.clip(np.digitize(u_neighbour, edges) - 1, 0, bins - 1)
+    b = np.clip(np.digitize(u_centroid, edges) - 1, 0, bins - 1)
+    return a * bins + b
+
+
+def encoder_test(
+    embeddings: np.ndarray, d: np.ndarray, nearest: np.ndarray, reference: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """One-sided test that a window holds contacts farther from the known ones than known contacts are.
+
+    Each contact gets two percentiles among leave-one-out training distances: of its distance to the nearest
+    training contact in the stored bank, and of its distance to the nearest description centroid. The
+    statistic sums the log likelihood ratio of the pair (novel against known, as simulated on the training
+    data with each description removed in turn, tuned to a window with `LLR_EPS` novel contacts); its mean
+    and spread under no novelty come from the training contacts, so the z-score is standard normal on a
+    window of known contacts whatever the classifier's confidence does.
+    """
+    bank = reference["neighbour_bank"].astype(np.float32)
+    d_nn = 1.0 - _nearest_similarity(embeddings.astype(np.float32), bank)
+    u_nn = np.interp(d_nn, reference["neighbour_quantiles"], NN_GRID)
+    u_c = distance_percentile(d, nearest, reference["distance_quantiles"])
+    llr = reference["encoder_llr"]
+    h = llr[_encoder_cell(u_nn, u_c, int(round(np.sqrt(len(llr)))))]
+    mean, sd = reference["encoder_llr_null"]
+    z = float((h.sum() - len(h) * mean) / (np.sqrt(len(h)) * max(sd, 1e-9)))
+    return {
+        "method": "nearest training contact and nearest centroid, likelihood ratio",
+        "z": round(z, 3),
+        "p_value": float(stats.norm.sf(z)),
+        "mean_percentile": round(float(u_nn.mean()), 4),
+        "mean_centroid_percentile": round(float(u_c.mean()), 4),
     }
 
 

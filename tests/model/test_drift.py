@@ -64,6 +64,13 @@ def test_reference_holds_what_drift_needs(sample_model: ContactModel) -> None:
     assert 0 < ref["novelty_confidence"][0] < 1
     assert ref["novelty_recall"][0] > ref["novelty_rate"][0]
     assert len(ref["term_vocab"]) == len(ref["term_counts"]) > 100
+    # The encoder test: a bank of training embeddings (float16, a few thousand at most) and its null.
+    bank = ref["neighbour_bank"]
+    assert bank.dtype == np.float16 and bank.shape[1] == ref["centroids"].shape[1]
+    assert len(bank) == min(5000, sample_model.metadata["n_train"])
+    assert np.all(np.diff(ref["neighbour_quantiles"]) >= 0)
+    assert int(round(np.sqrt(len(ref["encoder_llr"])))) ** 2 == len(ref["encoder_llr"])
+    assert ref["encoder_llr_null"][1] > 0
 
 
 def test_a_calm_window_gives_no_reason_to_revisit(sample_model: ContactModel, window) -> None:
@@ -109,6 +116,24 @@ def test_a_new_kind_of_contact_is_found_named_and_explained(sample_model: Contac
     assert top["nearest_description"]["id"] in sample_model.classes
     assert any("fit no description" in r for r in report["reasons"])
     assert any(top["proposed_name"] in r for r in report["reasons"])
+    distance = report["novelty"]["distance_test"]
+    assert distance["method"].startswith("nearest training contact") and distance["p_value"] < 0.05
+
+
+def test_three_descriptions_growing_together_are_found_by_the_global_mix_test(
+    sample_model: ContactModel, window
+) -> None:
+    _, scores = window
+    predicted = scores.proba.argmax(axis=1)
+    commonest = np.bincount(predicted).argsort()[::-1][:3]
+    extra = np.concatenate([np.nonzero(predicted == k)[0][:12] for k in commonest])
+    report = analyse(sample_model, _take(scores, np.r_[np.arange(300), extra, extra]))
+    increase = report["mix_drift"]["increase_test"]
+    assert increase["p_value"] < 0.01 and increase["detected"] and report["mix_drift"]["detected"]
+    grown = set(increase["grown"])
+    assert grown and grown <= {sample_model.classes[k] for k in commonest}
+    calm = analyse(sample_model, _take(scores, np.arange(300)))["mix_drift"]["increase_test"]
+    assert calm["p_value"] > 0.05 and not calm["detected"]
 
 
 def test_a_description_no_longer_used_is_reported(sample_model: ContactModel, window) -> None:
@@ -166,6 +191,7 @@ def test_bad_windows_and_models_get_a_clear_message(sample_model: ContactModel, 
     with pytest.raises(ContactLensError, match="no contacts .*empty file or date range"):
         run_drift(sample_model, pd.DataFrame({"text": pd.Series([], dtype=str)}))
     bare = tmp_path / "bare"
+    assert sample_model.path is not None
     shutil.copytree(sample_model.path, bare)
     (bare / "reference.npz").unlink()
     with pytest.raises(ModelError, match="no drift reference .*retrain"):

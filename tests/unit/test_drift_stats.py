@@ -151,3 +151,69 @@ def test_clusters_are_numbered_by_size_and_recover_two_groups() -> None:
     labels = novelty.cluster(emb, threshold=0.5)
     assert Counter(labels.tolist()) == Counter({0: 12, 1: 7})
     assert novelty.cluster_threshold(emb, np.r_[np.zeros(12, int), np.ones(7, int)], 2) < 0.5
+
+
+def test_increase_test_finds_three_doubled_shares_more_often_than_per_share_tests() -> None:
+    shares = np.full(58, 1 / 58)
+    drifted = shares.copy()
+    drifted[[3, 17, 40]] *= 2
+    global_hits = per_share_hits = 0
+    for seed in range(40):
+        counts = np.random.default_rng(seed).multinomial(800, drifted / drifted.sum())
+        test = ds.increase_test(counts, shares, n_simulations=1000, seed=seed)
+        global_hits += test["p_value"] < 0.01
+        adjusted = ds.benjamini_hochberg(ds.binomial_pvalues(counts, 800, shares, "greater"))
+        per_share_hits += bool((adjusted < 0.01).any())
+    assert global_hits >= 20 and global_hits > per_share_hits + 3
+
+
+def test_increase_test_keeps_its_level_and_ignores_decreases() -> None:
+    rng = np.random.default_rng(12)
+    shares = rng.dirichlet(np.full(40, 5.0))
+    p = [ds.increase_test(rng.multinomial(500, shares), shares, 500, seed)["p_value"] for seed in range(200)]
+    assert 0.0 < np.mean(np.array(p) < 0.05) <= 0.09  # about 5% at the 5% level
+    assert min(p) >= 1 / 501  # a Monte Carlo p-value is never zero
+    fewer = shares.copy()
+    fewer[:4] /= 4  # four shares fall: every other share grows a little, and nothing should fire
+    counts = np.round(fewer / fewer.sum() * 1000)
+    assert ds.increase_test(counts, shares, 500)["p_value"] > 0.2
+    assert ds.increase_test(np.zeros(3), np.ones(3))["p_value"] == 1.0
+
+
+def _encoder_world(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Eight known classes and two unseen ones around random centres; out-of-fold probabilities of a
+    softmax on the known centres."""
+    rng = np.random.default_rng(seed)
+    centres = _unit(rng.normal(size=(10, 32)))
+    y = np.repeat(np.arange(10), 150)
+    emb = _unit(centres[y] * 2.5 + rng.normal(size=(len(y), 32)))
+    logits = emb @ centres[:8].T * 8
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return emb, y, proba, centres
+
+
+def test_encoder_test_is_calibrated_on_known_contacts_and_finds_a_diffuse_new_share() -> None:
+    emb, y, proba, _ = _encoder_world(21)
+    train = (y < 8) & (np.arange(len(y)) % 150 < 100)  # 100 per known class to train on
+    rule = novelty.tune_rule(emb[train], y[train], proba[train], neighbours=500)
+    assert rule["neighbour_bank"].dtype == np.float16 and len(rule["neighbour_bank"]) == 500
+    assert np.all(np.diff(rule["neighbour_quantiles"]) >= 0)
+    centroids = _unit(np.stack([emb[train & (y == c)].mean(0) for c in range(8)]))
+    ref = {"centroids": centroids, **rule}
+
+    def z(rows: np.ndarray) -> float:
+        dist = 1.0 - emb[rows] @ centroids.T
+        nearest = dist.argmin(axis=1)
+        d = dist[np.arange(len(rows)), nearest]
+        return float(novelty.encoder_test(emb[rows], d, nearest, ref)["z"])
+
+    rng = np.random.default_rng(3)
+    held_out = np.nonzero((y < 8) & ~train)[0]  # known classes, never seen in training
+    unseen = np.nonzero(y >= 8)[0]
+    calm = [z(rng.choice(held_out, 200, replace=False)) for _ in range(30)]
+    assert abs(np.mean(calm)) < 1.0 and max(calm) < 2.6
+    mixed = [
+        z(np.r_[rng.choice(held_out, 140, replace=False), rng.choice(unseen, 60, replace=False)])
+        for _ in range(30)
+    ]
+    assert np.mean(np.array(mixed) > 2.43) >= 0.9
