@@ -65,6 +65,30 @@ def combine_binary(member_probs: list[np.ndarray], weights: np.ndarray, temperat
     return 1.0 / (1.0 + np.exp(-np.asarray(z) / temperature))
 
 
+class StackedLinear:
+    """One-vs-rest binary linear classifiers as one matrix: one product per call instead of one per class.
+
+    Built from a fitted scikit-learn `OneVsRestClassifier` of logistic regressions; a class that had no
+    positive (or no negative) example while fitting keeps its constant probability.
+    """
+
+    def __init__(self, ovr: Any) -> None:
+        n_features = next((e.coef_.shape[1] for e in ovr.estimators_ if hasattr(e, "coef_")), 0)
+        coef = np.zeros((len(ovr.estimators_), n_features))
+        intercept = np.zeros(len(ovr.estimators_))
+        for k, est in enumerate(ovr.estimators_):
+            if hasattr(est, "coef_"):
+                coef[k], intercept[k] = est.coef_[0], est.intercept_[0]
+            else:  # scikit-learn's constant predictor: its one label, as a (nearly) certain logit
+                intercept[k] = 30.0 if float(np.ravel(est.y_)[0]) > 0.5 else -30.0
+        self.coef = coef.T.copy()  # (features, classes), so dense and sparse inputs multiply alike
+        self.intercept = intercept
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        z = np.asarray(x @ self.coef) + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+
 @dataclass
 class MultiHead:
     """The multi-label decision: one-vs-rest linear classifiers per feature set, combined and calibrated like

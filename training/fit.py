@@ -35,7 +35,7 @@ from contactlens.data import SENTIMENTS
 from contactlens.drift import reference_extras
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import DataError
-from contactlens.model import ContactModel, Head, MultiHead, combine, combine_binary
+from contactlens.model import ContactModel, Head, MultiHead, StackedLinear, combine, combine_binary
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
 from training.config import HeadConfig, TfidfConfig, TrainConfig
@@ -331,7 +331,7 @@ def fit_multilabel_head(
         )
     head = MultiHead(
         classes,
-        [(name, est) for (name, _), est in zip(members, fitted, strict=True)],
+        [(name, StackedLinear(est)) for (name, _), est in zip(members, fitted, strict=True)],
         weights,
         temperature,
         thresholds,
