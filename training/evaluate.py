@@ -223,8 +223,14 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
         truth = frame["sentiment"].to_numpy()[known].tolist()
         out.update(sentiment_metrics(truth, scores.sentiment[known], classes))
     frame = datamod.with_labels(frame)
-    decided = [[d for d, _ in row] for row in model.decisions(scores)]
-    out.update(multilabel_metrics([list(x) for x in frame["labels"]], decided))
+    decisions = model.decisions(scores)
+    truth = [list(x) for x in frame["labels"]]
+    out.update(multilabel_metrics(truth, [[d for d, _ in row] for row in decisions]))
+    # Is a decided description's confidence the chance that it is labelled?
+    pairs = [(c, d in t) for t, row in zip(truth, decisions, strict=True) for d, c in row]
+    if pairs:
+        conf, hit = (np.asarray(x) for x in zip(*pairs, strict=True))
+        out["multilabel_ece"] = expected_calibration_error(conf.astype(float), hit.astype(bool))
     out.update(description_sentiment_metrics(model, frame, scores))
     return out
 

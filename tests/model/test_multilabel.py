@@ -79,6 +79,7 @@ def test_evaluate_reports_the_multilabel_keys(report, test_frame):
         len(ls) for ls in test_frame["labels"] if len(ls) > 1
     )
     assert report["sentiment_per_description_accuracy"] > 0.85
+    assert 0.0 <= report["multilabel_ece"] < 0.1
 
 
 def test_clause_sentiment_beats_giving_every_description_the_overall_sentiment(
