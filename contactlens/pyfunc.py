@@ -41,6 +41,17 @@ class ContactLensPyfunc(PythonModel):  # type: ignore[misc,valid-type]
                     "needs_review": s["needs_review"],
                     "sentiment": s["sentiment"]["label"] if s["sentiment"] else None,
                     "suggestions": json.dumps(s["suggestions"]),
+                    # The descriptions that apply, each with its sentiment (the `descriptions` of suggest).
+                    "descriptions": json.dumps(
+                        [
+                            {
+                                "id": d["id"],
+                                "confidence": d["confidence"],
+                                "sentiment": d["sentiment"]["label"] if d["sentiment"] else None,
+                            }
+                            for d in s["descriptions"]
+                        ]
+                    ),
                 }
             )
         return pd.DataFrame(rows)
