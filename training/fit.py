@@ -465,7 +465,7 @@ def train(
     if len(rows):
         sent = frame["sentiment"].str.strip().str.lower().to_numpy(dtype=str)[rows]
         feats = {k: v[rows] for k, v in features.items()}
-        groups = rows.copy()
+        groups = None  # whole contacts only: the same folds as a single-label model always had
         extra = clause_samples(model, cleaned, frame)
         if extra is not None:
             clause_feats, clause_sent, clause_rows = extra
@@ -474,7 +474,7 @@ def train(
                 "tfidf": sp.vstack([feats["tfidf"], clause_feats["tfidf"]]).tocsr(),
             }
             sent = np.concatenate([sent, clause_sent])
-            groups = np.concatenate([groups, clause_rows])
+            groups = np.concatenate([rows, clause_rows])
         sent_head, sent_oof, sent_info = fit_head(feats, sent, cfg.sentiment, cfg, "sentiment", groups)
         sent_info["clause_samples"] = len(sent) - len(rows)
         # Scored on whole contacts only, as evaluate does.
