@@ -124,6 +124,18 @@ class Scores:
         return self.proba.max(axis=1)
 
 
+def brief_decision(descriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A suggest answer's `descriptions` as stored or exported: [{id, confidence, sentiment label}]."""
+    return [
+        {
+            "id": d["id"],
+            "confidence": d["confidence"],
+            "sentiment": d["sentiment"]["label"] if d.get("sentiment") else None,
+        }
+        for d in descriptions
+    ]
+
+
 class ContactModel:
     """A trained model: encoder, TF-IDF vectoriser, description and sentiment heads, taxonomy, metadata."""
 
@@ -261,15 +273,7 @@ class ContactModel:
         """
         if self.sentiment_head is None or overall is None:
             return [{} for _ in cleaned]
-        labels = [str(c) for c in self.sentiment_head.classes]
-
-        def pack(p: np.ndarray) -> dict[str, Any]:
-            j = int(p.argmax())
-            return {"label": labels[j], "confidence": round(float(p[j]), 4)}
-
-        out: list[dict[str, dict[str, Any]]] = [
-            {d: pack(overall[i]) for d in row} for i, row in enumerate(ids)
-        ]
+        out = [{d: self._sentiment(overall[i]) for d in row} for i, row in enumerate(ids)]
         flat, feats, assigned = self.assign_clauses(cleaned, ids)
         if not assigned:
             return out
@@ -278,8 +282,14 @@ class ContactModel:
         for i, j, d in assigned:
             groups.setdefault((i, d), []).append(j)
         for (i, d), rows in groups.items():
-            out[i][d] = pack(sent[rows].mean(axis=0))
+            out[i][d] = self._sentiment(sent[rows].mean(axis=0))
         return out
+
+    def _sentiment(self, proba: np.ndarray) -> dict[str, Any]:
+        """One row of the sentiment head's probabilities as the API shows it: the label and its confidence."""
+        assert self.sentiment_head is not None, "sentiment probabilities come from the sentiment head"
+        j = int(proba.argmax())
+        return {"label": str(self.sentiment_head.classes[j]), "confidence": round(float(proba[j]), 4)}
 
     def describe(self, description_id: str, confidence: float) -> dict[str, Any]:
         """One suggestion as the API and CLI show it."""
@@ -308,13 +318,7 @@ class ContactModel:
         )
         out = []
         for i, row in enumerate(order):
-            sentiment = None
-            if scores.sentiment is not None and self.sentiment_head is not None:
-                j = int(scores.sentiment[i].argmax())
-                sentiment = {
-                    "label": str(self.sentiment_head.classes[j]),
-                    "confidence": round(float(scores.sentiment[i, j]), 4),
-                }
+            sentiment = self._sentiment(scores.sentiment[i]) if scores.sentiment is not None else None
             out.append(
                 {
                     "suggestions": [self.describe(classes[j], scores.proba[i, j]) for j in row],
@@ -322,7 +326,7 @@ class ContactModel:
                         {**self.describe(d, c), "sentiment": per_desc[i].get(d)} for d, c in decided[i]
                     ],
                     "sentiment": sentiment,
-                    "needs_review": bool(scores.proba[i, row[0]] < limit or not decided[i]),
+                    "needs_review": bool(scores.proba[i, row[0]] < limit),
                     "redacted_text": scores.cleaned[i],
                 }
             )

@@ -25,6 +25,8 @@ class ContactLensPyfunc(PythonModel):  # type: ignore[misc,valid-type]
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         # No type hints here: MLflow would try (and fail) to derive a schema from them.
+        from contactlens.model import brief_decision
+
         if isinstance(model_input, pd.DataFrame):
             texts = model_input["text"].astype(str).tolist()  # the column, never the frame's column names
         else:
@@ -42,16 +44,7 @@ class ContactLensPyfunc(PythonModel):  # type: ignore[misc,valid-type]
                     "sentiment": s["sentiment"]["label"] if s["sentiment"] else None,
                     "suggestions": json.dumps(s["suggestions"]),
                     # The descriptions that apply, each with its sentiment (the `descriptions` of suggest).
-                    "descriptions": json.dumps(
-                        [
-                            {
-                                "id": d["id"],
-                                "confidence": d["confidence"],
-                                "sentiment": d["sentiment"]["label"] if d["sentiment"] else None,
-                            }
-                            for d in s["descriptions"]
-                        ]
-                    ),
+                    "descriptions": json.dumps(brief_decision(s["descriptions"])),
                 }
             )
         return pd.DataFrame(rows)

@@ -107,11 +107,6 @@ def sentiment_rows(frame: pd.DataFrame) -> np.ndarray:
     return np.nonzero(known)[0]
 
 
-def has_sentiment(frame: pd.DataFrame) -> bool:
-    """True when enough rows carry a sentiment label of at least two kinds to train a sentiment head."""
-    return len(sentiment_rows(frame)) > 0
-
-
 def make_vectorizer(cfg: TfidfConfig) -> FeatureUnion:
     word = TfidfVectorizer(
         ngram_range=cfg.word_ngrams, min_df=cfg.min_df, sublinear_tf=True, max_features=cfg.max_features
@@ -151,9 +146,18 @@ def _nll(proba: np.ndarray, y_idx: np.ndarray) -> float:
 
 
 def tune_combination(
-    member_oof: list[np.ndarray], y_idx: np.ndarray, step: float = 0.1
+    member_oof: list[np.ndarray],
+    y: np.ndarray,
+    step: float = 0.1,
+    combine_fn: Callable[[list[np.ndarray], np.ndarray, float], np.ndarray] = combine,
+    loss_of: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Ensemble weights (a grid on the simplex) and temperature minimising out-of-fold log loss."""
+    """Ensemble weights (a grid on the simplex) and temperature minimising out-of-fold log loss.
+
+    By default the members are softmax heads (`combine`, class indices `y`); the multi-label head passes
+    `combine_binary` and the binary log loss.
+    """
+    loss = loss_of or _nll
     grid = np.round(np.arange(0, 1 + 1e-9, step), 6)
     best: tuple[float, np.ndarray, float] = (np.inf, np.ones(1), 1.0)
     for w in itertools.product(grid, repeat=len(member_oof)):
@@ -161,7 +165,7 @@ def tune_combination(
             continue
         weights = np.asarray(w)
         res = minimize_scalar(
-            lambda t, wt=weights: _nll(combine(member_oof, wt, t), y_idx), bounds=(0.05, 10), method="bounded"
+            lambda t, wt=weights: loss(combine_fn(member_oof, wt, t), y), bounds=(0.05, 10), method="bounded"
         )
         if res.fun < best[0]:
             best = (float(res.fun), weights, float(res.x))
@@ -305,20 +309,7 @@ def fit_multilabel_head(
     members, oofs, chosen = _choose_members(
         features, y, folds, len(classes), cfg, train_cfg, "multi-label", _one_vs_rest, _binary_nll
     )
-    grid = np.round(np.arange(0, 1.0001, 0.1), 6)
-    best_comb: tuple[float, np.ndarray, float] = (np.inf, np.ones(1), 1.0)
-    for w in itertools.product(grid, repeat=len(oofs)):
-        if not np.isclose(sum(w), 1.0):
-            continue
-        weights = np.asarray(w)
-        res = minimize_scalar(
-            lambda t, wt=weights: _binary_nll(combine_binary(oofs, wt, t), y),
-            bounds=(0.05, 10),
-            method="bounded",
-        )
-        if res.fun < best_comb[0]:
-            best_comb = (float(res.fun), weights, float(res.x))
-    _, weights, temperature = best_comb
+    weights, temperature = tune_combination(oofs, y, combine_fn=combine_binary, loss_of=_binary_nll)
     oof = combine_binary(oofs, weights, temperature)
     forced = None
     if main_choice is not None:

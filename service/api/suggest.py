@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from contactlens.model import ContactModel
+from contactlens.model import ContactModel, brief_decision
 from contactlens.store import Suggestion, new_id, short_error, utcnow
 from service.auth import Logger
 from service.deps import ModelDep, SettingsDep, check_lengths, review_threshold
@@ -83,22 +83,9 @@ def _row(model: ContactModel, result: dict[str, Any], channel: str | None) -> di
         "ranked": ranked,
         "sentiment": sentiment["label"] if sentiment else None,
         "needs_review": result["needs_review"],
-        "descriptions": _decided(result),
+        # None (stored as null) for a model answer without a decision
+        "descriptions": brief_decision(result["descriptions"]) if "descriptions" in result else None,
     }
-
-
-def _decided(result: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The model's multi-label decision as stored: [{id, confidence, sentiment}]; None if it gave none."""
-    if "descriptions" not in result:
-        return None
-    return [
-        {
-            "id": d["id"],
-            "confidence": d["confidence"],
-            "sentiment": d["sentiment"]["label"] if d.get("sentiment") else None,
-        }
-        for d in result["descriptions"]
-    ]
 
 
 def _store(request: Request, rows: list[dict[str, Any]]) -> bool:
