@@ -18,3 +18,11 @@ class TaxonomyError(ContactLensError):
 
 class ModelError(ContactLensError):
     """A model directory that is not a usable artifact."""
+
+
+class NotFoundError(ContactLensError):
+    """A record the request names does not exist (the service answers 404)."""
+
+
+class ConflictError(ContactLensError):
+    """The request conflicts with what is stored (the service answers 409)."""

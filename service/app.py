@@ -20,8 +20,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from contactlens.errors import ContactLensError
+from contactlens.errors import ConflictError, ContactLensError, NotFoundError
 from contactlens.model import ContactModel
+from contactlens.routing import backfill_owners
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 from service import reloader, ui
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     for module in (suggest, contacts, review, catalog, reports, drift, admin, health):
         app.include_router(module.router)
+    app.include_router(contacts.owners_router)
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -79,6 +81,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
             state.engine.dispose()
             raise
+    if state.migrated:
+        await run_in_threadpool(_backfill_owners, state)
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
     poller = None
@@ -92,6 +96,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
         state.engine.dispose()
+
+
+def _backfill_owners(state: Any) -> None:
+    """Route contacts stored without an owner (before migration 0003) by the served taxonomy."""
+    try:
+        with state.sessions() as session, session.begin():
+            filled = backfill_owners(session, state.model.taxonomy)
+    except SQLAlchemyError as exc:
+        log.error("could not fill contacts' owners: %s", short_error(exc))
+        return
+    if filled:
+        log.info(
+            "filled the owner of %d stored contact rows from taxonomy %s",
+            filled,
+            state.model.taxonomy.version,
+        )
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:
@@ -146,4 +166,6 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _contactlens_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=422)
+    """A domain error as its HTTP status: 404 not found, 409 conflict, else 422 (the input is unusable)."""
+    status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ConflictError) else 422
+    return JSONResponse({"detail": str(exc)}, status_code=status)

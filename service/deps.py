@@ -9,9 +9,12 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
+from contactlens import reviews
 from contactlens.model import ContactModel
+from contactlens.routing import owners
 from contactlens.settings import Settings
-from service.schemas import Labelled
+from contactlens.store import ReviewDecision
+from service.schemas import Labelled, ReviewDecisionCreate
 
 # The trivial dependencies are `async def`: FastAPI would run a plain `def` in the threadpool, a hop each.
 
@@ -115,3 +118,26 @@ def check_descriptions(model: ContactModel, body: Labelled) -> list[tuple[str, s
 def review_threshold(model: ContactModel, settings: Settings) -> float:
     """The confidence below which a suggestion needs review: the setting, else the model's own."""
     return settings.review_threshold if settings.review_threshold is not None else model.review_threshold
+
+
+def decide_item(
+    session: Session, model: ContactModel, item_id: int, body: ReviewDecisionCreate, reviewer: str
+) -> ReviewDecision:
+    """Validate a decision and record it in one transaction (the API and the review pages share it).
+
+    Raises:
+        RequestValidationError: an unknown, retired or repeated description id (422, `check_descriptions`).
+        NotFoundError: no such item (404). AlreadyDecided: decided already and not `override` (409).
+    """
+    chosen = check_descriptions(model, body)
+    with session.begin():
+        return reviews.record_decision(
+            session,
+            item_id,
+            chosen,
+            reviewer,
+            note=body.note,
+            override=body.override,
+            owners=owners(model.taxonomy),
+            rescore=reviews.rescorer(model),
+        )

@@ -23,9 +23,11 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 
+from contactlens.errors import NotFoundError
+from contactlens.reviews import AlreadyDecided, add_comment
 from service import ui_views
-from service.api.review import AlreadyDecided, record_decision
 from service.auth import KeyRing, Principal, hash_key
+from service.deps import decide_item
 from service.schemas import ReviewDecisionCreate
 
 log = logging.getLogger(__name__)
@@ -308,6 +310,8 @@ def review_decide(
         return _csrf_refused(request, user)
     wanted = override.lower() in ("1", "true", "on", "yes")
     if not description.strip():
+        if note.strip():  # a note without a decision is kept as a comment, not lost
+            return _comment(request, user, item_id, note.strip()[:2000])
         return _refused(request, user, 422, NO_CHOICE, item_id)
     model = request.app.state.model
     primary = description.strip()
@@ -321,13 +325,15 @@ def review_decide(
             else:
                 fields |= {"description": primary, "sentiment": sentiment.strip() or None}
             body = ReviewDecisionCreate.model_validate(fields)
-            record_decision(session, model, item_id, body, user.name)
+            decide_item(session, model, item_id, body, user.name)
         except (ValidationError, RequestValidationError) as exc:
             return _refused(request, user, 422, _first_error(exc), item_id)
         except AlreadyDecided as exc:
             conflict = ui_views.conflict(session, model, item_id, exc, primary, note.strip())
             conflict |= {"sentiment": sentiment.strip(), "also": [_cell(d) for d in secondary]}
             return _conflict(request, user, conflict | ui_views.counts(session, user.name))
+        except NotFoundError as exc:
+            return _refused(request, user, 404, str(exc), item_id)
         except HTTPException as exc:
             return _refused(request, user, exc.status_code, str(exc.detail), item_id)
         counts = ui_views.counts(session, user.name)
@@ -337,6 +343,19 @@ def review_decide(
     message = f'Saved item {item_id} as "{name}"{f" with {more}" if more else ""}{kept}.'
     if _wants_json(request):
         return JSONResponse({"message": message, "item": item_id, **counts}, headers=_HEADERS)
+    return RedirectResponse("/ui/queue", status_code=303)
+
+
+def _comment(request: Request, user: UiUser, item_id: int, note: str) -> Response:
+    with request.app.state.sessions() as session:
+        try:
+            with session.begin():
+                add_comment(session, item_id, user.name, note)
+        except NotFoundError as exc:
+            return _refused(request, user, 404, str(exc), item_id)
+    message = f"Kept your note on item {item_id} as a comment; the item is still pending a decision."
+    if _wants_json(request):
+        return JSONResponse({"message": message, "item": item_id, "comment": True}, headers=_HEADERS)
     return RedirectResponse("/ui/queue", status_code=303)
 
 

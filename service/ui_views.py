@@ -1,7 +1,8 @@
 """What the review pages show, built from the store and the served model (no HTTP here; see service.ui).
 
-The queue reuses the API's queue listing, the insights reuse the summary report, and decisions go through
-`service.api.review.record_decision`, so the pages and the API cannot disagree.
+The queue uses the API's queue listing (`contactlens.reviews.list_items`), the insights the summary report
+(`contactlens.reports`), and decisions go through `contactlens.reviews.record_decision` (via
+`service.deps.decide_item`), so the pages and the API cannot disagree. No route function is called here.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from typing import Any
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from contactlens import reports, reviews
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.reviews import AlreadyDecided
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
 from service import ui_charts
-from service.api.catalog import taxonomy as taxonomy_listing
-from service.api.reports import summary
-from service.api.review import AlreadyDecided, review_queue
 from service.auth import Principal
+from service.public import item_public
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,10 @@ def counts(session: Session, reviewer: str) -> dict[str, int]:
 
 def queue(session: Session, model: ContactModel, who: Principal) -> dict[str, Any]:
     """The queue page: pending items oldest first (the API's own listing), counts and the search index."""
-    listing = review_queue(session, who, status="pending", limit=QUEUE_PAGE, offset=0)
+    _, _, items = reviews.list_items(session, status="pending", limit=QUEUE_PAGE, offset=0)
     tax = model.taxonomy
     return {
-        "items": [_item(tax, raw) for raw in listing["items"]],
+        "items": [_item(tax, item_public(i)) for i in items],
         "search_index": search_index(tax),
         "taxonomy_version": tax.version,
         **counts(session, who.name),
@@ -164,7 +165,7 @@ def matches(query: str, haystack: str) -> bool:
 
 def taxonomy(model: ContactModel, who: Principal, query: str = "") -> dict[str, Any]:
     """The taxonomy page: the API's listing, each description with the text its filter box searches."""
-    raw = taxonomy_listing(model, who)
+    raw = model.taxonomy.to_dict()
     groups, total, shown = [], 0, 0
     for g in raw["groups"]:
         descriptions = []
@@ -179,8 +180,8 @@ def taxonomy(model: ContactModel, who: Principal, query: str = "") -> dict[str, 
         "q": query,
         "total": total,
         "shown": shown,
-        "name": raw["name"],
-        "version": raw["version"],
+        "name": model.taxonomy.name,
+        "version": model.taxonomy.version,
     }
 
 
@@ -190,7 +191,7 @@ def taxonomy(model: ContactModel, who: Principal, query: str = "") -> dict[str, 
 def insights(session: Session, model: ContactModel, who: Principal) -> dict[str, Any]:
     """Review rate and acceptance (the summary report, by group) and the description mix by month."""
     tax = model.taxonomy
-    report = summary(session, who, by="group", from_=None, to=None)
+    report = reports.summary(session, "group")
     names = tax.group_names
     rows = [{**r, "name": names.get(r["value"] or "", r["value"] or "none")} for r in report["rows"]]
     desc_names = {d.id: d.name for d in tax.descriptions.values()}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import Select, func, select
+from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import func, select
 
+from contactlens.reports import bounds, date_range, to_utc
+from contactlens.routing import owners
 from contactlens.store import (
     CURRENT,
     LOGGED,
@@ -19,11 +20,13 @@ from contactlens.store import (
     utcnow,
 )
 from contactlens.text import clean
-from service.auth import Logger, Reader
+from service.auth import Logger, Reader, Reviewer
 from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
+from service.public import contact_public, labels
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+owners_router = APIRouter(prefix="/v1/owners", tags=["contacts"])
 
 
 @router.post("", response_model=ContactPublic, status_code=201)
@@ -51,6 +54,7 @@ def log_contact(
             logged_by=who.name,
             suggestion_id=suggestion.id if suggestion else None,
         )
+        contact.owner = contact.current_owner = owners(model.taxonomy).get(chosen[0][0])
         set_descriptions(contact, LOGGED, chosen)
         set_descriptions(contact, CURRENT, chosen)
         session.add(contact)
@@ -72,13 +76,34 @@ def list_contacts(
     channel: Channel | None = None,
     site: Annotated[str | None, Query(max_length=200)] = None,
     sentiment: Sentiment | None = None,
+    owner: Annotated[str | None, Query(max_length=200, description="The current owner team.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
     """Contacts, newest first, filtered by date range and current labels, a page at a time.
 
-    `description` matches any of a contact's current descriptions; `group` and `sentiment` the primary's.
+    `description` matches any of a contact's current descriptions; `group`, `sentiment` and `owner` the
+    primary's.
     """
+    return contact_page(
+        session, from_, to, description, group, channel, site, sentiment, owner, limit, offset
+    )
+
+
+def contact_page(
+    session: SessionDep,
+    from_: Any,
+    to: Any,
+    description: str | None,
+    group: str | None,
+    channel: str | None,
+    site: str | None,
+    sentiment: str | None,
+    owner: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """A page of contacts, newest first (the listing of `GET /v1/contacts` and an owner's queue)."""
     stmt = date_range(select(Contact), from_, to)
     if description is not None:
         stmt = stmt.where(
@@ -95,6 +120,7 @@ def list_contacts(
         Contact.channel: channel,
         Contact.site: site,
         Contact.current_sentiment: sentiment,
+        Contact.current_owner: owner,
     }
     for column, value in filters.items():
         if value is not None:
@@ -109,6 +135,21 @@ def list_contacts(
         "offset": offset,
         "items": [contact_public(c) for c in rows.unique()],
     }
+
+
+@owners_router.get("/{owner}/contacts", response_model=ContactPage)
+def owner_contacts(
+    owner: Annotated[str, Path(max_length=200)],
+    session: SessionDep,
+    _: Reviewer,
+    from_: Annotated[DateBound | None, Query(alias="from", description="Received at or after.")] = None,
+    to: Annotated[DateBound | None, Query(description="Received before (a date includes that day).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """A team's queue: the contacts routed to `owner` now (the owner of their current primary description),
+    newest first. For reviewers and analysts."""
+    return contact_page(session, from_, to, None, None, None, None, None, owner, limit, offset)
 
 
 @router.get("/{contact_id}", response_model=ContactPublic)
@@ -153,54 +194,4 @@ def review_reasons(suggestion: Suggestion | None, description_ids: list[str]) ->
     return reasons
 
 
-def to_utc(value: datetime) -> datetime:
-    """Naive UTC, as stored; a naive input is taken to be UTC already."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def bounds(from_: date | None, to: date | None) -> tuple[datetime | None, datetime | None]:
-    """A half-open [start, end) in naive UTC; a bare date as `to` includes that whole day."""
-    start = end = None
-    if from_ is not None:
-        start = to_utc(from_) if isinstance(from_, datetime) else datetime.combine(from_, time())
-    if to is not None:
-        end = to_utc(to) if isinstance(to, datetime) else datetime.combine(to + timedelta(days=1), time())
-    return start, end
-
-
-def date_range(stmt: Select, from_: date | None, to: date | None) -> Select:
-    start, end = bounds(from_, to)
-    if start is not None:
-        stmt = stmt.where(Contact.received_at >= start)
-    if end is not None:
-        stmt = stmt.where(Contact.received_at < end)
-    return stmt
-
-
-def contact_public(c: Contact) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "text": c.text,
-        "text_redacted": c.text_redacted,
-        "channel": c.channel,
-        "site": c.site,
-        "received_at": c.received_at,
-        "logged_at": c.logged_at,
-        "logged_by": c.logged_by,
-        "description": c.description_id,
-        "sentiment": c.sentiment,
-        "current_description": c.current_description_id,
-        "current_group": c.current_group_id,
-        "current_sentiment": c.current_sentiment,
-        "descriptions": labels(c.logged_descriptions, c.description_id, c.sentiment),
-        "current_descriptions": labels(c.current_descriptions, c.current_description_id, c.current_sentiment),
-        "suggestion_id": c.suggestion_id,
-        "review_status": c.review.status if c.review else "none",
-    }
-
-
-def labels(rows: list[ContactDescription], primary: str, sentiment: str | None) -> list[dict[str, Any]]:
-    """A description set as [{id, sentiment}]; the primary alone if the set is missing (never expected)."""
-    if not rows:
-        return [{"id": primary, "sentiment": sentiment}]
-    return [{"id": r.description_id, "sentiment": r.sentiment} for r in rows]
+__all__ = ["bounds", "contact_public", "date_range", "labels", "router", "to_utc"]  # older imports

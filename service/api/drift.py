@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from contactlens.drift import DriftConfig, run_drift
 from contactlens.errors import ContactLensError
+from contactlens.reports import bounds, date_range
 from contactlens.store import DECIDED, Contact, ReviewDecision, ReviewItem, Suggestion
-from service.api.contacts import bounds, date_range
 from service.auth import Analyst
 from service.deps import ModelDep, SessionDep
 from service.schemas import DateBound
