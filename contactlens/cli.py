@@ -164,6 +164,56 @@ def data_check(
     typer.echo("ok")
 
 
+@app.command("report")
+@friendly
+def report(
+    month: Annotated[str, typer.Option(help="The month to report, e.g. 2026-10.")],
+    html: Annotated[
+        Path | None, typer.Option(help="Write the pack as one HTML page (charts embedded).")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write groups, owners and top movers as CSV.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model (taxonomy names, drift); default: the served one.")
+    ] = None,
+    drift: Annotated[bool, typer.Option(help="Run the drift checks on the month's contacts.")] = True,
+) -> None:
+    """The monthly pack: volumes and trends by group and owner, top movers against the previous month,
+    sentiment by group, review rate and suggestion acceptance, the drift verdict."""
+    from contactlens import monthly
+    from contactlens.cliutil import load_model
+    from contactlens.routing import backfill_owners
+    from contactlens.settings import get_settings
+    from contactlens.store import make_engine, session_factory, upgrade
+
+    first = monthly.parse_month(month)
+    settings = get_settings()
+    loaded = load_model(model, settings)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+        with session_factory(engine)() as session:
+            with session.begin():
+                backfill_owners(session, loaded.taxonomy)
+            verdict = monthly.drift_verdict(session, loaded, first) if drift else None
+            pack = monthly.pack(session, loaded.taxonomy, first, verdict)
+    finally:
+        engine.dispose()
+    if html:
+        html.write_text(monthly.render_html(pack), encoding="utf-8")
+        typer.echo(f"wrote {html}")
+    if csv:
+        csv.write_text(monthly.to_csv(pack), encoding="utf-8")
+        typer.echo(f"wrote {csv}")
+    change = pack["change"] or {}
+    typer.echo(
+        f"{pack['month']}: {pack['contacts']} contacts"
+        + (f" ({change['change']:+d} against {pack['previous']})" if change.get("change") is not None else "")
+    )
+    for m in pack["movers"][:5]:
+        flag = " (significant)" if m["significant"] else ""
+        typer.echo(f"  {m['change']:+5d}  {m['name']}{flag}")
+
+
 def _label_audit(frame: Any, other: Any, model_uri: str | None) -> dict[str, Any]:
     from contactlens import label_audit
 

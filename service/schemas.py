@@ -102,6 +102,22 @@ class DescriptionDecision(Suggestion):
     )
 
 
+class ExplanationExample(BaseModel):
+    text: str = Field(description="A labelled training text (redacted).")
+    similarity: float = Field(description="Cosine of the embeddings.")
+
+
+class ExplanationTerm(BaseModel):
+    term: str
+    weight: float = Field(description="The TF-IDF member's coefficient times the text's TF-IDF value.")
+
+
+class Explanation(BaseModel):
+    id: str = Field(description="The suggested description explained.")
+    examples: list[ExplanationExample] = Field(description="Its 3 nearest labelled training examples.")
+    terms: list[ExplanationTerm] = Field(description="The words that pushed its score most.")
+
+
 class SuggestResponse(BaseModel):
     suggestion_id: str | None = Field(
         description="Quote it when logging the contact; null if it was not stored."
@@ -117,6 +133,10 @@ class SuggestResponse(BaseModel):
     redacted_text: str
     model_version: str
     taxonomy_version: str
+    explanations: list[Explanation] | None = Field(
+        None, description="With explain=true: one per suggestion, in the same order."
+    )
+    explanation_note: str | None = Field(None, description="Why explanations are partial, if they are.")
 
 
 class BatchSuggestResponse(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,11 +21,20 @@ _STORED_RANKS = 3  # acceptance is reported up to top-3, so at least 3 ranks are
 
 
 @router.post("/suggest", response_model=SuggestResponse)
-def suggest(body: SuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger) -> Any:
+def suggest(
+    body: SuggestRequest,
+    request: Request,
+    model: ModelDep,
+    settings: SettingsDep,
+    _: Logger,
+    explain: Annotated[
+        bool, Query(description="Add each suggestion's nearest training examples and strongest terms.")
+    ] = False,
+) -> Any:
     """Suggest descriptions and sentiment for one verbatim: the ranked `suggestions` (top_k of them) and the
     multi-label decision `descriptions` (every description that applies, each with its own sentiment)."""
     check_lengths([body.text], settings)
-    return _suggest(request, model, settings, [body.text], body.top_k, body.channel)[0]
+    return _suggest(request, model, settings, [body.text], body.top_k, body.channel, explain)[0]
 
 
 @router.post("/suggest/batch", response_model=BatchSuggestResponse)
@@ -44,9 +53,10 @@ def _suggest(
     texts: list[str],
     top_k: int,
     channel: str | None,
+    explain: bool = False,
 ) -> list[dict[str, Any]]:
     results = model.suggest(
-        texts, top_k=max(top_k, _STORED_RANKS), threshold=review_threshold(model, settings)
+        texts, top_k=max(top_k, _STORED_RANKS), threshold=review_threshold(model, settings), explain=explain
     )
     rows = [_row(model, r, channel) for r in results]
     stored = _store(request, rows)
@@ -58,6 +68,7 @@ def _suggest(
             {
                 **r,
                 "suggestions": r["suggestions"][:top_k],
+                **({"explanations": r["explanations"][:top_k]} if explain else {}),
                 "suggestion_id": row["id"] if stored else None,
                 "model_version": model.version,
                 "taxonomy_version": model.taxonomy.version,
