@@ -13,10 +13,11 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, HTTPException, Request
+from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -266,20 +267,58 @@ def taxonomy_page(request: Request, q: str = "") -> Response:
     return page(request, "taxonomy.html", context, user=user)
 
 
+def _insights_range(request: Request, user: UiUser, from_: str, to: str) -> tuple[Any, Any] | Response:
+    """The page's date range (blank: open), else the error page naming the field."""
+    out = []
+    for name, value in (("from", from_), ("to", to)):
+        try:
+            out.append(date.fromisoformat(value.strip()) if value.strip() else None)
+        except ValueError:
+            return _error_page(
+                request, 422, "Bad date", f"{name}: '{value[:20]}' is not a date like 2026-10-01", user
+            )
+    if out[0] and out[1] and out[0] > out[1]:
+        return _error_page(request, 422, "Bad date range", "from: the range ends before it starts", user)
+    return out[0], out[1]
+
+
 @router.get("/insights")
-def insights_page(request: Request) -> Response:
-    """Analysts only: description mix by month, review rate, acceptance, the latest drift findings."""
+def insights_page(
+    request: Request, from_: Annotated[str, Query(alias="from")] = "", to: str = ""
+) -> Response:
+    """Analysts only: description mix by month, review rate, acceptance, the month-by-month comparison,
+    the latest drift findings; `from`/`to` narrow the range."""
     user = current_user(request)
     if user is None:
         return _to_login(request)
     if not user.analyst:
         message = f"Insights are for analysts; you are signed in as {user.name} ({user.role})."
         return _error_page(request, 403, "Analysts only", message, user)
+    span = _insights_range(request, user, from_, to)
+    if isinstance(span, Response):
+        return span
     app = request.app
     with app.state.sessions() as session:
-        context = ui_views.insights(session, app.state.model, Principal(user.name, user.role))
+        context = ui_views.insights(session, app.state.model, Principal(user.name, user.role), *span)
     context["drift"] = ui_views.drift_findings(app.state, app.state.model, app.state.sessions)
     return page(request, "insights.html", context, user=user)
+
+
+@router.get("/insights.csv")
+def insights_csv(request: Request, from_: Annotated[str, Query(alias="from")] = "", to: str = "") -> Response:
+    """Analysts only: the month-by-month report by group (counts, shares, change, significance) as CSV."""
+    user = current_user(request)
+    if user is None:
+        return _to_login(request)
+    if not user.analyst:
+        return _error_page(request, 403, "Analysts only", "The export is for analysts.", user)
+    span = _insights_range(request, user, from_, to)
+    if isinstance(span, Response):
+        return span
+    with request.app.state.sessions() as session:
+        text = ui_views.insights_csv(session, *span)
+    headers = {**_HEADERS, "Content-Disposition": 'attachment; filename="insights-by-month.csv"'}
+    return Response(text, media_type="text/csv", headers=headers)
 
 
 # ---------------------------------------------------------------------------------------------- decisions

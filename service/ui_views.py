@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time as clock
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import extract, func, select
@@ -188,21 +188,33 @@ def taxonomy(model: ContactModel, who: Principal, query: str = "") -> dict[str, 
 # ---------------------------------------------------------------------------------------------- insights
 
 
-def insights(session: Session, model: ContactModel, who: Principal) -> dict[str, Any]:
-    """Review rate and acceptance (the summary report, by group) and the description mix by month."""
+def insights(
+    session: Session, model: ContactModel, who: Principal, from_: date | None = None, to: date | None = None
+) -> dict[str, Any]:
+    """Review rate and acceptance (the summary report, by group), the month-by-month comparison with its
+    significance flags, and the mix by month: by group, and the descriptions that moved most."""
     tax = model.taxonomy
-    report = reports.summary(session, "group")
+    report = reports.summary(session, "group", from_, to)
     names = tax.group_names
     rows = [{**r, "name": names.get(r["value"] or "", r["value"] or "none")} for r in report["rows"]]
     desc_names = {d.id: d.name for d in tax.descriptions.values()}
-    by_group = month_mix(session, Contact.current_group_id, names)
-    by_description = month_mix(session, Contact.current_description_id, desc_names, top=9)
+    by_group = month_mix(session, Contact.current_group_id, names, from_=from_, to=to)
+    by_description = month_mix(session, Contact.current_description_id, desc_names, top=9, from_=from_, to=to)
+    months = reports.by_period(session, "month", None, from_, to)["rows"]
     return {
         "total": report["total"],
         "rows": rows,
+        "months": months[::-1],
+        "from": from_.isoformat() if from_ else "",
+        "to": to.isoformat() if to else "",
         "group_chart": ui_charts.stacked_bars(by_group),
         "description_chart": ui_charts.stacked_bars(by_description),
     }
+
+
+def insights_csv(session: Session, from_: date | None = None, to: date | None = None) -> str:
+    """The month-by-month report split by group, as CSV (the Insights page's export)."""
+    return reports.to_csv(reports.by_period(session, "month", "group", from_, to)["rows"])
 
 
 def month_mix(
@@ -211,10 +223,16 @@ def month_mix(
     names: dict[str, str],
     months: int = 12,
     top: int | None = None,
+    from_: date | None = None,
+    to: date | None = None,
 ) -> dict[str, Any]:
-    """Contacts per month (received, the last `months` with data) split by `column`; beyond `top`, 'Other'."""
+    """Contacts per month (received, the last `months` with data) split by `column`. With `top`, only the
+    `top` values that moved most between the last two months (absolute change; the commonest first when
+    there is one month), so the chart shows what changed rather than a grey 'Other'."""
     year, month = extract("year", Contact.received_at), extract("month", Contact.received_at)
-    stmt = select(year, month, column, func.count(Contact.id)).group_by(year, month, column)
+    stmt = reports.date_range(
+        select(year, month, column, func.count(Contact.id)).group_by(year, month, column), from_, to
+    )
     rows = session.execute(stmt).all()
     if not rows:
         return {"months": [], "series": []}
@@ -228,13 +246,11 @@ def month_mix(
         if key in keys:
             table.setdefault(value or "none", dict.fromkeys(keys, 0))[key] += n
     order = sorted(table, key=lambda v: (-sum(table[v].values()), v))
-    if top is not None and len(order) > top + 1:
-        other = dict.fromkeys(keys, 0)
-        for v in order[top:]:
-            for k in keys:
-                other[k] += table[v][k]
-        order, table = order[:top] + ["other"], {**table, "other": other}
-    names = {**names, "other": "Other"} if top is not None else names
+    if top is not None and len(order) > top:
+        if len(keys) > 1:
+            moved = {v: abs(table[v][keys[-1]] - table[v][keys[-2]]) for v in order}
+            order = sorted(order, key=lambda v: (-moved[v], -sum(table[v].values()), v))
+        order = order[:top]
     series = [{"name": names.get(v, v), "counts": list(table[v].values())} for v in order]
     return {"months": keys, "series": series}
 
