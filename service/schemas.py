@@ -329,7 +329,7 @@ class ReportRow(BaseModel):
 
 
 class ReportSummary(BaseModel):
-    by: ReportBy | ReportPeriod
+    by: ReportBy
     from_: datetime | None = Field(alias="from")
     to: datetime | None
     total: ReportRow

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 from contactlens.explain import NO_BANK
+
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_each_suggestion_is_explained_by_its_own_examples_and_the_texts_words(sample_model) -> None:
@@ -40,3 +43,22 @@ def test_an_artifact_without_a_bank_explains_by_terms_and_says_why(sample_model)
     result = old.suggest(["The café staff were rude to me"], top_k=2, explain=True)[0]
     assert result["explanation_note"] == NO_BANK
     assert all(e["examples"] == [] for e in result["explanations"])
+
+
+def test_evaluate_lists_labels_the_model_finds_doubtful(sample_model) -> None:
+    import pandas as pd
+
+    from training.evaluate import label_audit_section
+
+    frame = pd.read_csv(DATA / "test.csv").head(200)
+    labels = frame["description"].str.split(";").str[0].str.split(":").str[0].tolist()
+    classes = sample_model.classes
+    flipped = [10, 50, 90, 130, 170]
+    for i in flipped:  # to a description of another group
+        group = sample_model.taxonomy.descriptions[labels[i]].group
+        labels[i] = next(c for c in classes if sample_model.taxonomy.descriptions[c].group != group)
+    scores = sample_model.score(frame["text"].tolist())
+    section = label_audit_section(labels, scores.proba, classes)
+    found = {r["row"] - 1 for r in section["rows"]}
+    assert len(found & set(flipped)) >= 4
+    assert section["label_issues"] <= 20
