@@ -92,3 +92,25 @@ def test_a_bad_month_is_one_line() -> None:
 def test_a_range_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(reports.RangeError, match="'from'"):
         reports.bounds(datetime(2026, 11, 1), datetime(2026, 10, 1))
+
+
+def test_an_old_id_is_routed_to_its_successors_owner_and_stored_owners_stay(session) -> None:
+    from contactlens.routing import owners
+
+    table = owners(TAX)
+    assert table["parcel_lost"] == table["lost_in_transit"] == "Distribution team"
+    raw = {**TAX.to_dict(), "version": "2026.2"}
+    for group in raw["groups"]:
+        for d in group["descriptions"]:
+            if d["id"] == "late_delivery":
+                d["owner"] = "Another team"
+    moved = taxonomy.Taxonomy.from_dict(raw)
+    assert owners(moved)["late_delivery"] == "Another team"
+    with session.begin():
+        assert backfill_owners(session, moved) == 0  # routed contacts keep the owner they were routed to
+    stored = set(
+        session.scalars(
+            select(Contact.current_owner).where(Contact.current_description_id == "late_delivery")
+        )
+    )
+    assert stored == {"Distribution team"}
