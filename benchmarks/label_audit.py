@@ -60,14 +60,22 @@ def score(found: set[int], flipped: set[int]) -> dict[str, float | int]:
     }
 
 
-def embed(texts: list[str]) -> np.ndarray:
+def embed(texts: list[str], cache: Path | None = None) -> np.ndarray:
+    """MiniLM embeddings (the project's ONNX encoder); kept in `cache` (an .npy) when given."""
+    if cache is not None and cache.is_file():
+        cached = np.load(cache)
+        if len(cached) == len(texts):
+            return cached
     from contactlens.encoder import OnnxEncoder
     from training.export import export_encoder
 
     with tempfile.TemporaryDirectory() as tmp:
         export_encoder(Path(tmp))
         encoder = OnnxEncoder.load(Path(tmp), intra_op_threads=1)
-        return encoder.encode(texts, batch_size=64)
+        out = encoder.encode(texts, batch_size=64)
+    if cache is not None:
+        np.save(cache, out)
+    return out
 
 
 def main() -> None:
@@ -80,6 +88,7 @@ def main() -> None:
     )
     parser.add_argument("--sample", type=int, default=0, help="Use N training rows (0: all).")
     parser.add_argument("--margin", type=float, default=0.5)
+    parser.add_argument("--cache", type=Path, help="Keep the embeddings in this .npy between runs.")
     args = parser.parse_args()
     train = pd.read_csv(DATA / "train.csv")
     test = pd.read_csv(DATA / "test.csv")
@@ -89,7 +98,7 @@ def main() -> None:
     truth = train["category"].to_numpy(dtype=str)
     noisy, flipped_rows = flip(truth, 0.03, seed=0)
     started = time.perf_counter()
-    emb = None if args.features == "tfidf" else embed(texts)
+    emb = None if args.features == "tfidf" else embed(texts, args.cache)
     embed_s = time.perf_counter() - started
     x = emb if args.features == "embedding" else label_audit.features(texts, emb)
     proba, classes = label_audit.out_of_fold_proba(x, noisy, seed=0)

@@ -106,7 +106,7 @@ def near_duplicates(
     texts: Sequence[str],
     other: Sequence[str] | None = None,
     threshold: float = NEAR_THRESHOLD,
-    chunk: int = 2000,
+    chunk: int = 500,
 ) -> list[tuple[int, int, float]]:
     """Pairs of texts whose character 3-5-gram TF-IDF cosine (case and punctuation aside) is at least
     `threshold`.
@@ -127,9 +127,10 @@ def near_duplicates(
     pairs: list[tuple[int, int, float]] = []
     for start in range(0, xa.shape[0], chunk):
         sims = (xa[start : start + chunk] @ xb.T).tocoo()
-        for i, j, s in zip(sims.row, sims.col, sims.data, strict=True):
+        keep = sims.data >= threshold - 1e-9  # filter before the Python loop: most pairs share some n-gram
+        for i, j, s in zip(sims.row[keep], sims.col[keep], sims.data[keep], strict=True):
             i = int(i) + start
-            if s >= threshold - 1e-9 and (other is not None or i < j) and a[i] and b[j]:
+            if (other is not None or i < j) and a[i] and b[j]:
                 pairs.append((i, int(j), round(float(min(s, 1.0)), 4)))
     pairs.sort(key=lambda p: (-p[2], p[0], p[1]))
     return pairs
