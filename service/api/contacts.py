@@ -86,7 +86,17 @@ def list_contacts(
     primary's.
     """
     return contact_page(
-        session, from_, to, description, group, channel, site, sentiment, owner, limit, offset
+        session,
+        from_,
+        to,
+        limit,
+        offset,
+        description=description,
+        group=group,
+        channel=channel,
+        site=site,
+        sentiment=sentiment,
+        owner=owner,
     )
 
 
@@ -94,14 +104,15 @@ def contact_page(
     session: SessionDep,
     from_: Any,
     to: Any,
-    description: str | None,
-    group: str | None,
-    channel: str | None,
-    site: str | None,
-    sentiment: str | None,
-    owner: str | None,
     limit: int,
     offset: int,
+    *,
+    description: str | None = None,
+    group: str | None = None,
+    channel: str | None = None,
+    site: str | None = None,
+    sentiment: str | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """A page of contacts, newest first (the listing of `GET /v1/contacts` and an owner's queue)."""
     stmt = date_range(select(Contact), from_, to)
@@ -149,7 +160,7 @@ def owner_contacts(
 ) -> Any:
     """A team's queue: the contacts routed to `owner` now (the owner of their current primary description),
     newest first. For reviewers and analysts."""
-    return contact_page(session, from_, to, None, None, None, None, None, owner, limit, offset)
+    return contact_page(session, from_, to, limit, offset, owner=owner)
 
 
 @router.get("/{contact_id}", response_model=ContactPublic)
