@@ -89,9 +89,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0, help="Use N training rows (0: all).")
     parser.add_argument("--margin", type=float, default=0.5)
     parser.add_argument("--cache", type=Path, help="Keep the embeddings in this .npy between runs.")
+    parser.add_argument("--data", type=Path, default=DATA, help="Folder with train.csv and test.csv.")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--n-jobs", type=int, default=1, help="Folds fitted in parallel.")
     args = parser.parse_args()
-    train = pd.read_csv(DATA / "train.csv")
-    test = pd.read_csv(DATA / "test.csv")
+    train = pd.read_csv(args.data / "train.csv")
+    test = pd.read_csv(args.data / "test.csv")
     if args.sample:
         train = train.sample(n=args.sample, random_state=0).reset_index(drop=True)
     texts = [clean(t) for t in train["text"].astype(str)]
@@ -101,7 +104,7 @@ def main() -> None:
     emb = None if args.features == "tfidf" else embed(texts, args.cache)
     embed_s = time.perf_counter() - started
     x = emb if args.features == "embedding" else label_audit.features(texts, emb)
-    proba, classes = label_audit.out_of_fold_proba(x, noisy, seed=0)
+    proba, classes = label_audit.out_of_fold_proba(x, noisy, seed=0, n_jobs=args.n_jobs)
     oof_s = time.perf_counter() - started - embed_s
     flipped = {int(i) for i in flipped_rows}
 
@@ -145,8 +148,8 @@ def main() -> None:
         "loadavg": os.getloadavg()[0],
         "machine": platform.platform(),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 
