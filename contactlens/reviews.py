@@ -71,8 +71,8 @@ def record_decision(
     Args:
         chosen: validated descriptions (see `service.deps.check_descriptions`).
         owners: description id -> owner team; the contact's current owner follows its new primary.
-        rescore: scores sentiments for descriptions the contact did not have and the reviewer gave none
-            (an override that changes the description must not keep the old description's sentiment).
+        rescore: scores the sentiment of a new primary the reviewer gave none (a decision that changes the
+            description must not keep the old description's sentiment).
 
     Raises:
         NotFoundError: no such item. AlreadyDecided: decided already and not `override`.
@@ -108,23 +108,15 @@ def record_decision(
 
 
 def _sentiments(contact: Contact, chosen: list[Choice], rescore: Rescorer | None) -> list[Choice]:
-    """Fill the sentiments the reviewer left blank: a description the contact already had keeps its own;
-    a new one is re-scored (when a scorer is given), else the primary keeps the contact's current one."""
-    had = {r.description_id: r.sentiment for r in contact.current_descriptions}
-    had.setdefault(contact.current_description_id, contact.current_sentiment)
-    new = [d for d, _, s in chosen if s is None and d not in had]
-    scored = rescore(contact.text, new) if rescore and new else {}
-    out = []
-    for k, (did, group, sentiment) in enumerate(chosen):
-        if sentiment is None:
-            if did in had:
-                sentiment = had[did]
-            elif did in scored:
-                sentiment = scored[did]
-            elif k == 0:
-                sentiment = contact.current_sentiment
-        out.append((did, group, sentiment))
-    return out
+    """The primary's sentiment when the reviewer left it blank: the contact's current one if the primary
+    stays, else the model's for the new primary (without a scorer, the current one, as before). A secondary
+    left blank has no sentiment (what the reviewer said)."""
+    did, group, sentiment = chosen[0]
+    if sentiment is None:
+        sentiment = contact.current_sentiment
+        if did != contact.current_description_id and rescore is not None:
+            sentiment = rescore(contact.text, [d for d, _, _ in chosen]).get(did, sentiment)
+    return [(did, group, sentiment), *chosen[1:]]
 
 
 def add_comment(session: Session, item_id: int, author: str, note: str) -> ReviewComment:

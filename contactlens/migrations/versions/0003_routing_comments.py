@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("review_item_id", sa.Integer(), sa.ForeignKey("review_items.id"), nullable=False),
         sa.Column("author", sa.String(200), nullable=False),
-        sa.Column("created_at", sa.DateTime()),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
     )
     op.create_index("ix_review_comments_review_item_id", "review_comments", ["review_item_id"])
