@@ -20,8 +20,7 @@ router = APIRouter(prefix="/v1", tags=["suggest"])
 _STORED_RANKS = 3  # acceptance is reported up to top-3, so at least 3 ranks are stored whatever top_k asks
 
 
-# Unset fields are left out: `explanations` appears only when asked for.
-@router.post("/suggest", response_model=SuggestResponse, response_model_exclude_unset=True)
+@router.post("/suggest", response_model=SuggestResponse)
 def suggest(
     body: SuggestRequest,
     request: Request,
