@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select
 
-from contactlens.reports import bounds, date_range, to_utc
+from contactlens.reports import date_range, to_utc
 from contactlens.routing import owners
 from contactlens.store import (
     CURRENT,
@@ -21,8 +21,8 @@ from contactlens.store import (
 )
 from contactlens.text import clean
 from service.auth import Logger, Reader, Reviewer
+from service.common import contact_public
 from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
-from service.public import contact_public, labels
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -203,6 +203,3 @@ def review_reasons(suggestion: Suggestion | None, description_ids: list[str]) ->
     ):
         reasons.append("descriptions_differ")
     return reasons
-
-
-__all__ = ["bounds", "contact_public", "date_range", "labels", "router", "to_utc"]  # older imports

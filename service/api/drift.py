@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from contactlens.drift import DriftConfig, run_drift
 from contactlens.errors import ContactLensError
-from contactlens.reports import bounds, date_range
 from contactlens.store import DECIDED, Contact, ReviewDecision, ReviewItem, Suggestion
 from service.auth import Analyst
+from service.common import bounds, date_range
 from service.deps import ModelDep, SessionDep
 from service.schemas import DateBound
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from contactlens import reviews
 from contactlens.reviews import AlreadyDecided  # noqa: F401 - older imports
 from service.auth import Reviewer
+from service.common import item_public
 from service.deps import ModelDep, SessionDep, decide_item
-from service.public import item_public
 from service.schemas import ReviewCommentCreate, ReviewDecisionCreate, ReviewItemPublic, ReviewPage
 
 router = APIRouter(prefix="/v1/review", tags=["review"])

@@ -26,14 +26,14 @@ from pydantic import ValidationError
 
 from contactlens.errors import NotFoundError
 from contactlens.reviews import AlreadyDecided, add_comment
-from service import ui_views
 from service.auth import KeyRing, Principal, hash_key
 from service.deps import decide_item
 from service.schemas import ReviewDecisionCreate
+from service.ui import views as ui_views
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # service/: templates/ and static/
 STATIC = HERE / "static"
 COOKIE = "cl_session"
 MAX_AGE = 12 * 3600  # a working day; then sign in again

@@ -1,11 +1,15 @@
-"""What the API shows of stored rows: a contact and a review item as their public dicts (one place, used
-by the routes and the review pages)."""
+"""What the route modules and the pages share, so that none imports another: a request's date window (from
+`contactlens.reports`, where `from` later than `to` is refused) and the public shapes of a contact
+(`ContactPublic`) and a review item (`ReviewItemPublic`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from contactlens.reports import bounds, date_range, to_utc
 from contactlens.store import Contact, ContactDescription, ReviewItem, decided_descriptions
+
+__all__ = ["bounds", "contact_public", "date_range", "item_public", "labels", "to_utc"]
 
 
 def contact_public(c: Contact) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What the review pages show, built from the store and the served model (no HTTP here; see service.ui).
+"""What the review pages show, built from the store and the served model (no HTTP; see service.ui.pages).
 
 The queue uses the API's queue listing (`contactlens.reviews.list_items`), the insights the summary report
 (`contactlens.reports`), and decisions go through `contactlens.reviews.record_decision` (via
@@ -23,9 +23,9 @@ from contactlens.reviews import AlreadyDecided
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
-from service import ui_charts
 from service.auth import Principal
-from service.public import item_public
+from service.common import item_public
+from service.ui import charts as ui_charts
 
 log = logging.getLogger(__name__)
 
