@@ -59,7 +59,7 @@ def test_write_behind_log_links_a_contact_logged_at_once(make_client) -> None:
     assert r.json()["suggestion_id"] == answer["suggestion_id"]
     unknown = client.post(
         "/v1/contacts",
-        json={"text": "x y z", "description": "late_delivery", "suggestion_id": "nope"},
+        json={"text": "x y z", "channel": "web", "description": "late_delivery", "suggestion_id": "nope"},
         headers=HEADERS["logger"],
     )
     assert unknown.status_code == 422 and "suggestion_id" in unknown.json()["message"]
