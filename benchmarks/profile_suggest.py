@@ -8,7 +8,9 @@ Stages, per item, at each batch size: clean, tokenise, encoder (ONNX Runtime run
 of a contact about two things, one suggestion-log INSERT into SQLite, the response's validation and JSON, and
 the framework (an in-process ASGI call to `/healthz`, and `/v1/suggest` end to end). Medians of `--calls`
 rounds, stages interleaved round by round so that other load on the machine hits them alike.
-Results go to benchmarks/results/profile_suggest.json with the machine and its load average.
+Last, `suggest` with this branch's scoring shortcuts against scikit-learn's own calls, call by call in the one
+process (`shortcuts_ab_ms`: the ratio holds whatever the load). Results go to
+benchmarks/results/profile_suggest.json with the machine and its load average.
 """
 
 from __future__ import annotations
@@ -103,6 +105,37 @@ def clause_stage(model: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
+def shortcuts_ab(model: Any, rounds: int) -> dict[str, float]:
+    """`suggest` with the scoring shortcuts (`member_proba`, `sparse_features`) against scikit-learn's own
+    calls, call by call in one process: the ratio is what the shortcuts save whatever the machine's load."""
+    import contactlens.model as cm
+
+    fast = (cm.member_proba, cm.sparse_features)
+    slow = (lambda est, x: est.predict_proba(x), lambda v, cleaned: v.transform(cleaned))
+
+    def use(pair: tuple[Any, Any]) -> Callable[[], None]:
+        def switch() -> None:
+            cm.member_proba, cm.sparse_features = pair
+
+        return switch
+
+    times: dict[str, list[float]] = {"new_one": [], "old_one": [], "new_two": [], "old_two": []}
+    try:
+        for r in range(rounds + 3):
+            for name, pair in (("new", fast), ("old", slow)) if r % 2 else (("old", slow), ("new", fast)):
+                use(pair)()
+                for text, key in ((SENTENCE, "one"), (TWO_TOPICS, "two")):
+                    spent = _ms(lambda text=text: model.suggest([text]))
+                    if r >= 3:  # the first rounds warm up
+                        times[f"{name}_{key}"].append(spent)
+    finally:
+        use(fast)()
+    out = {k: round(statistics.median(v), 3) for k, v in times.items()}
+    out["ratio_one"] = round(out["new_one"] / out["old_one"], 3)
+    out["ratio_two"] = round(out["new_two"] / out["old_two"], 3)
+    return out
+
+
 def service_stages(model: Any, workdir: Path) -> tuple[dict[str, Callable[[], Any]], Callable[[], None]]:
     """The database insert, the response's JSON, and the framework, all in this process."""
     import httpx
@@ -183,6 +216,8 @@ def main() -> None:
         print(f"batch {batch}: {result['per_item_ms'][f'batch_{batch}']}")
     result["two_topics_ms"] = interleaved(clause_stage(model), max(20, args.calls // 3))
     print(f"two topics: {result['two_topics_ms']}")
+    result["shortcuts_ab_ms"] = shortcuts_ab(model, max(20, args.calls // 3))
+    print(f"shortcuts on (new) / off (old): {result['shortcuts_ab_ms']}")
     with tempfile.TemporaryDirectory() as tmp:
         stages, close = service_stages(model, Path(tmp))
         try:
