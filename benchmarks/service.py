@@ -158,7 +158,11 @@ class Side:
         if self.worker is not None:
             assert self.worker.stdin
             self.worker.stdin.close()
-            self.worker.wait(30)
+            try:
+                self.worker.wait(30)
+            except subprocess.TimeoutExpired:  # a loaded machine can take that long to tear Python down
+                self.worker.kill()
+                self.worker.wait()
 
     # server
     def start_server(self) -> None:
@@ -195,7 +199,11 @@ class Side:
         if self.server is not None:
             self.result["rss_peak_mb"] = rss_per_process(self.server.pid)
             self.server.terminate()
-            self.server.wait(30)
+            try:
+                self.server.wait(60)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
 
 
 def free_port() -> int:
@@ -340,15 +348,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.baseline:
             sides.append(Side("baseline", Path(args.baseline).resolve(), args.model, Path(tmp), args.workers))
         try:
-            for side in sides:
+            for side in sides if not args.no_in_process else []:
                 side.start_worker()
-            rounds = 4
+            rounds = 0 if args.no_in_process else 4
             times: dict[str, dict[str, list[float]]] = {s.name: {"one": [], "two": []} for s in sides}
             for r in range(rounds):  # the sides take turns, so load from elsewhere hits them alike
                 for side in sides if r % 2 == 0 else sides[::-1]:
                     times[side.name]["one"] += side.ask(f"one {max(1, args.calls // rounds)}")
                     times[side.name]["two"] += side.ask(f"two {max(1, args.calls // rounds // 3)}")
-            for side in sides:
+            for side in sides if rounds else []:
                 one, two = summary(times[side.name]["one"]), summary(times[side.name]["two"])
                 side.result["in_process"] = {
                     "one_sentence": one,
@@ -356,7 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "two_topics_descriptions": side.result.pop("two_topics_descriptions"),
                 }
                 print(f"{side.name}: in-process {side.result['in_process']}", flush=True)
-            if args.predict_rows:
+            if args.predict_rows and rounds:
                 for side in sides:
                     side.result["predict"] = side.ask(f"predict {args.predict_rows}")
                     print(f"{side.name}: predict {side.result['predict']}", flush=True)
@@ -437,6 +445,7 @@ def main() -> None:
     parser.add_argument("--open-duration", type=float, default=30.0, help="Seconds per open loop.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
     parser.add_argument("--predict-rows", type=int, default=2000, help="BANKING77 train rows (0: skip).")
+    parser.add_argument("--no-in-process", action="store_true", help="HTTP only (no in-process, no predict).")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--in-process-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
