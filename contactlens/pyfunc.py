@@ -49,8 +49,7 @@ INPUT_EXAMPLE = pd.DataFrame(
 )
 # What the pyfunc returns, one row per input row (also the columns of `contactlens predict --engine spark|ray`
 # beside the input's own columns, see training.predict).
-SUGGESTION_FIELDS = ("id", "name", "group", "group_id", "owner")
-DECISION_FIELDS = ("id", "sentiment")
+SUGGESTION_FIELDS = ("id", "name", "group", "group_id", "owner")  # strings, beside a double `confidence`
 _CODE_FILE = Path(__file__).with_name("pyfunc_model.py")
 _LIBS = (
     "scikit-learn",
@@ -99,6 +98,8 @@ def texts_of(model_input: Any) -> list[str]:
 
 def predict_frame(model: ContactModel, texts: list[str], top_k: int = DEFAULT_TOP_K) -> pd.DataFrame:
     """The pyfunc's output for `texts`: typed columns, suggestions and decisions as lists of records."""
+    from contactlens.model import brief_decision
+
     if not 1 <= top_k <= len(model.classes):
         raise ContactLensError(f"top_k must be between 1 and {len(model.classes)}, got {top_k}")
     rows = []
@@ -111,19 +112,9 @@ def predict_frame(model: ContactModel, texts: list[str], top_k: int = DEFAULT_TO
                 "group": best["group"],
                 "needs_review": bool(s["needs_review"]),
                 "sentiment": s["sentiment"]["label"] if s["sentiment"] else None,
-                "suggestions": [
-                    {**{k: str(x[k]) for k in SUGGESTION_FIELDS}, "confidence": float(x["confidence"])}
-                    for x in s["suggestions"]
-                ],
+                "suggestions": s["suggestions"],  # {id, name, group, group_id, owner, confidence}
                 # The descriptions that apply, each with its sentiment (the `descriptions` of suggest).
-                "descriptions": [
-                    {
-                        "id": d["id"],
-                        "confidence": float(d["confidence"]),
-                        "sentiment": d["sentiment"]["label"] if d.get("sentiment") else None,
-                    }
-                    for d in s["descriptions"]
-                ],
+                "descriptions": brief_decision(s["descriptions"]),
             }
         )
     return pd.DataFrame(rows, columns=[c.name for c in output_schema().inputs])

@@ -66,7 +66,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, sample_model_dir: Path) ->
     cli = ["-c", "from contactlens.cli import main; main()"]
     cmd = [sys.executable, *cli, "serve", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    # A new connection per request: a kept-alive one would stay with one worker.
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers={"Connection": "close"})
     try:
         _wait_for_two_workers(client, proc, home)
         yield {
