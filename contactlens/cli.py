@@ -37,7 +37,7 @@ app.add_typer(drift_app)
 
 def _version(value: bool) -> None:
     if value:
-        from contactlens.model import library_versions
+        from contactlens.artifact import library_versions
 
         typer.echo(f"contactlens {library_versions()['contactlens']}")
         raise typer.Exit()

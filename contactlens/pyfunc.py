@@ -196,7 +196,7 @@ def pip_requirements(wheel: Path | None) -> list[str]:
     """
     from importlib.metadata import version
 
-    from contactlens.model import library_versions
+    from contactlens.artifact import library_versions
 
     own = f"artifacts/{wheel.name}" if wheel else f"contactlens=={library_versions()['contactlens']}"
     return [f"{lib}=={version(lib)}" for lib in _LIBS] + [own]
