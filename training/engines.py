@@ -114,6 +114,11 @@ def predict_spark(
         if text_col not in frame.columns:
             found = ", ".join(frame.columns[:12])
             raise DataError(f"{data}: missing column '{text_col}' (found: {found}); map it with --text-col")
+        parallelism = spark.sparkContext.defaultParallelism
+        if frame.rdd.getNumPartitions() < parallelism:
+            # One small file reads as one partition, which would keep all but one core idle; rows then come
+            # out in another order (each keeps its input columns to join on).
+            frame = frame.repartition(parallelism)
         assert model.path is not None
         if not master.startswith("local"):
             spark.sparkContext.addFile(str(model.path), recursive=True)
