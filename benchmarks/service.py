@@ -46,7 +46,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def in_process(uri: str | None, calls: int) -> dict[str, Any]:
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
 
     model = load_model(uri)
 

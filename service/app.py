@@ -95,7 +95,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
 
     return load_model(uri, settings)
 

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from contactlens.cliutil import load_model
+from contactlens.registry import load_model
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings

@@ -91,15 +91,3 @@ def log_training(
         run_id = run.info.run_id
     mc.set_model_version_tag(settings.registered_model_name, version, "data_hash", meta["data_hash"])
     return {"run_id": run_id, "version": version}
-
-
-def set_alias(settings: Settings, alias: str, version: str) -> None:
-    client(settings).set_registered_model_alias(settings.registered_model_name, alias, version)
-
-
-def alias_version(settings: Settings, alias: str) -> str | None:
-    """The version an alias points at, or None."""
-    try:
-        return str(client(settings).get_model_version_by_alias(settings.registered_model_name, alias).version)
-    except Exception:
-        return None
