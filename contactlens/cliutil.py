@@ -30,7 +30,9 @@ def friendly(fn: F) -> F:
 
 
 TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the verbatim.")]
-LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the description id.")]
+LabelCol = Annotated[
+    str, typer.Option("--label-col", help="Column holding the description (its id or its label as written).")
+]
 SentimentCol = Annotated[str, typer.Option("--sentiment-col", help="Column holding the sentiment.")]
 DateCol = Annotated[str, typer.Option("--date-col", help="Column holding the date received.")]
 ModelOpt = Annotated[

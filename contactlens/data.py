@@ -99,13 +99,18 @@ def _canonical(frame: pd.DataFrame, path: Path, cols: Columns, need_label: bool)
 
 
 def load(
-    path: str | Path, cols: Columns = Columns(), need_label: bool = True, taxonomy: Taxonomy | None = None
+    path: str | Path,
+    cols: Columns = Columns(),
+    need_label: bool = True,
+    taxonomy: Taxonomy | None = None,
+    strict: bool = True,
 ) -> pd.DataFrame:
     """Read a whole file into a frame with the canonical column names (`text`, `description`, ...).
 
     A labelled frame also gets the parsed label list (see `with_labels`): `description` is then the primary
     (first) description of each row. With a taxonomy, labels are mapped to description ids (unknown ones
-    are kept for the caller to report).
+    are kept for the caller to report). `strict=False` reads a file's labels without a taxonomy to discover
+    them (see `parse_labels`).
 
     Raises:
         DataError: a missing or empty file, a non-UTF-8 file, a missing column, no rows, a malformed
@@ -116,7 +121,7 @@ def load(
     if frame.empty:
         raise DataError(f"{path}: the file has a header but no rows")
     frame = frame.reset_index(drop=True)
-    return with_labels(frame, str(path), taxonomy) if need_label else frame
+    return with_labels(frame, str(path), taxonomy, strict) if need_label else frame
 
 
 # ---------------------------------------------------------------------------------------- label lists
@@ -125,7 +130,7 @@ LabelPair = tuple[str, str | None]
 _WORD = re.compile(r"[A-Za-z]+")
 
 
-def _pair(item: str, n: int, cell: str, known: Collection[str] | None) -> LabelPair:
+def _pair(item: str, n: int, cell: str, known: Collection[str] | None, strict: bool) -> LabelPair:
     """One item of a cell: a known label as it is, else `label` or `label:sentiment`."""
     if known is not None and item in known:
         return item, None
@@ -135,12 +140,12 @@ def _pair(item: str, n: int, cell: str, known: Collection[str] | None) -> LabelP
         if not head:
             raise ValueError(f"item {n} of the description list '{cell}' has no description id")
         return head, tail.lower()
-    if sep and _WORD.fullmatch(tail) and head and (known is None or head in known):
+    if sep and _WORD.fullmatch(tail) and head and (head in known if known is not None else strict):
         raise ValueError(f"unknown sentiment '{tail}' for '{head}' in '{cell}': use {'/'.join(SENTIMENTS)}")
     return item, None  # any other ':' belongs to the label ("Billing: late fee")
 
 
-def _items(cell: str, known: Collection[str] | None) -> list[LabelPair]:
+def _items(cell: str, known: Collection[str] | None, strict: bool) -> list[LabelPair]:
     """Split a cell into its items, joining back the pieces of a known label that holds ';'."""
     parts = cell.split(";")
     if parts[-1].strip() == "" and len(parts) > 1:  # a trailing ';' is harmless
@@ -159,18 +164,20 @@ def _items(cell: str, known: Collection[str] | None) -> list[LabelPair]:
         item = ";".join(parts[i:j]).strip()
         if not item:
             raise ValueError(f"item {len(pairs) + 1} of the description list '{cell}' is empty")
-        pairs.append(_pair(item, len(pairs) + 1, cell, known))
+        pairs.append(_pair(item, len(pairs) + 1, cell, known, strict))
         i = j
     return pairs
 
 
-def parse_labels(cell: str, known: Collection[str] | None = None) -> list[LabelPair]:
+def parse_labels(cell: str, known: Collection[str] | None = None, strict: bool = True) -> list[LabelPair]:
     """Parse a description cell: `a`, `a;b` or `a:negative;b:positive` (the first is the primary).
 
     A label is any text of at most 200 characters, so it may itself hold ';' or ':'. The rule: with `known`
     (a taxonomy's ids and labels), a whole cell, or a run of items, that is a known label is that label.
     Otherwise ';' separates descriptions and a final `:negative`, `:neutral` or `:positive` is a sentiment;
-    a final ':' + one other word is refused as an unknown sentiment; any other ':' is part of the label.
+    a final ':' + one other word is refused as an unknown sentiment (`late:furious`) when `strict`, or when
+    the part before it is a known label; any other ':' is part of the label (`Billing: late fee`). Not
+    `strict` is for discovering the labels of a file without a taxonomy (`Status:Open` is then a label).
 
     Returns [] for an empty cell.
 
@@ -185,7 +192,7 @@ def parse_labels(cell: str, known: Collection[str] | None = None) -> list[LabelP
         return []
     pairs: list[LabelPair] = []
     seen: set[str] = set()
-    for ident, sentiment in _items(cell, known):
+    for ident, sentiment in _items(cell, known, strict):
         problem = check_label(ident)
         if problem:
             raise ValueError(problem)
@@ -201,7 +208,9 @@ def format_labels(pairs: list[LabelPair]) -> str:
     return ";".join(f"{i}:{s}" if s else i for i, s in pairs)
 
 
-def with_labels(frame: pd.DataFrame, source: str = "data", taxonomy: Taxonomy | None = None) -> pd.DataFrame:
+def with_labels(
+    frame: pd.DataFrame, source: str = "data", taxonomy: Taxonomy | None = None, strict: bool = True
+) -> pd.DataFrame:
     """Parse the `description` column into `labels` (tuple) and `label_sentiments` (tuple, "" = none).
 
     With a taxonomy, each label becomes its description id (`Taxonomy.id_of`: ids, labels as written in the
@@ -228,7 +237,7 @@ def with_labels(frame: pd.DataFrame, source: str = "data", taxonomy: Taxonomy | 
         parsed = []
         for i, cell in enumerate(cells):
             try:
-                parsed.append(parse_labels(cell, known))
+                parsed.append(parse_labels(cell, known, strict))
             except ValueError as exc:
                 raise DataError(f"{source}: row {i + 1}: {exc}") from None
     labels, sentiments = [], []

@@ -41,6 +41,9 @@ def client(settings: Settings):  # noqa: ANN201 - MlflowClient, imported lazily
     import mlflow
     from mlflow import MlflowClient
 
+    # A new SQLite store announces its tables at INFO on stderr; commands print their own lines.
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)

@@ -46,7 +46,7 @@ def train(
     cols = columns(text_col, label_col, sentiment_col)
     cfg = load_config(config)
     tax = taxmod.load(taxonomy) if taxonomy else None
-    frame = datamod.load(data, cols, taxonomy=tax)
+    frame = datamod.load(data, cols, taxonomy=tax, strict=tax is not None)
     if tax is None:  # labels as they are: each gets a safe id, and keeps its text as name and label
         tax = taxmod.Taxonomy.from_labels(frame["labels"].explode().dropna(), data.stem)
     test = pipeline.load_labelled(eval_data, cols, tax) if eval_data else None

@@ -5,20 +5,51 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from contactlens.model import ContactModel
-from contactlens.pyfunc import ARTIFACT_KEY, ContactLensPyfunc
-from contactlens.registry import client
+from contactlens.registry import client, quiet_mlflow
 from contactlens.settings import Settings
 from training import plots
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "contactlens"
+# MLflow's advice when a pyfunc is defined and logged, as coloured UserWarnings: about MLflow's own signature
+# inference, not about this model, so a CLI user cannot act on them. Other warnings pass through.
+_ADVICE = (
+    r".*Add type hints to the `predict` method",
+    r".*An input example was not provided when logging the model",
+)
+
+
+@contextmanager
+def mlflow_advice_silenced() -> Iterator[None]:
+    """Hide MLflow's advice warnings (see `_ADVICE`) and its artifact progress bars inside the block.
+
+    MLflow resets the warning filters around the calls that warn (`simplefilter("once")`), so a filter cannot
+    reach them: the display is filtered instead.
+    """
+    with warnings.catch_warnings(), quiet_mlflow():
+        show = warnings.showwarning
+
+        def show_unless_advice(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+            if not any(re.match(p, str(message)) for p in _ADVICE):
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = show_unless_advice
+        yield
+
+
+with mlflow_advice_silenced():  # the advice is given once, when the pyfunc class is defined
+    from contactlens.pyfunc import ARTIFACT_KEY, ContactLensPyfunc
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +97,7 @@ def log_training(
         mc.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     meta = model.metadata
-    with mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory() as tmp:
+    with mlflow_advice_silenced(), mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory() as tmp:
         params = _flat("", meta["config"], {})
         params |= {"n_train": meta["n_train"], "data_hash": meta["data_hash"]}
         params |= {"taxonomy_version": meta["taxonomy_version"], "review_threshold": meta["review_threshold"]}

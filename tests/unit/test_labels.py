@@ -154,3 +154,15 @@ def test_a_file_column_called_labels_is_not_taken_for_the_parsed_lists(tmp_path:
     assert f["labels_in_file"].tolist() == ["booking;room", "spa"]
     g = datamod.load(path, datamod.Columns(label="labels"))
     assert g["labels"].tolist() == [("booking", "room"), ("spa",)]
+
+
+def test_labels_are_discovered_without_a_taxonomy_even_with_a_colon(tmp_path: Path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,topic\nclose it,Account:Close\nopen one,Account:Open;Billing:negative\n")
+    f = datamod.load(path, datamod.Columns(label="topic"), strict=False)
+    assert f["labels"].tolist() == [("Account:Close",), ("Account:Open", "Billing")]
+    tax = Taxonomy.from_labels(f["labels"].explode(), "d")
+    g = datamod.load(path, datamod.Columns(label="topic"), taxonomy=tax)
+    assert g["labels"].tolist() == [("account_close",), ("account_open", "Billing")]
+    with pytest.raises(DataError, match="unknown sentiment 'Close' for 'Account'"):
+        datamod.load(path, datamod.Columns(label="topic"))  # strict, as a data file of ids is read
