@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -128,5 +129,7 @@ def predict(
     from training.predict import predict_file
 
     m = load_for_scoring(model)
+    started = time.perf_counter()
     n = predict_file(m, data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size)
-    typer.echo(f"wrote {n} rows to {out}")
+    seconds = time.perf_counter() - started
+    typer.echo(f"wrote {n} rows to {out} (scored in {seconds:.1f} s, {n / max(seconds, 1e-9):.0f} rows/s)")

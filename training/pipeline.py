@@ -17,7 +17,7 @@ import pandas as pd
 
 from contactlens import data as datamod
 from contactlens.data import Columns
-from contactlens.model import ContactModel
+from contactlens.model import ContactModel, Scores
 from contactlens.registry import alias_version, load_model, set_alias
 from contactlens.settings import Settings, get_settings
 from contactlens.taxonomy import Taxonomy
@@ -38,15 +38,19 @@ def load_labelled(path: Path, cols: Columns, taxonomy: Taxonomy) -> pd.DataFrame
     return datamod.to_taxonomy(datamod.load(path, cols, taxonomy=taxonomy), taxonomy, str(path))
 
 
-def evaluate(model: ContactModel, frame: pd.DataFrame, source: str = "data") -> dict[str, Any]:
+def evaluate(
+    model: ContactModel, frame: pd.DataFrame, source: str = "data", scores: Scores | None = None
+) -> dict[str, Any]:
     """Every metric of `contactlens evaluate` for a labelled frame (raw labels, ids, or label cells).
+
+    `scores` reuses a scoring pass of the same texts (benchmarks that share embeddings between models).
 
     Raises:
         DataError: a label the model's taxonomy does not know, naming the row.
     """
     from training.evaluate import evaluate_frame
 
-    return evaluate_frame(model, datamod.to_taxonomy(frame, model.taxonomy, source))
+    return evaluate_frame(model, datamod.to_taxonomy(frame, model.taxonomy, source), scores)
 
 
 def evaluate_file(model: ContactModel, path: Path, cols: Columns = Columns()) -> dict[str, Any]:
