@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
 import re
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -28,6 +31,25 @@ _ADVICE = (
     r".*Add type hints to the `predict` method",
     r".*An input example was not provided when logging the model",
 )
+
+
+# What MLflow prints on stderr while registering: our own line says it once ("registered NAME version N as").
+_CHATTER = re.compile(
+    r"^(Successfully registered model|Registered model .* already exists|Created version '"
+    r"|🏃 View run|🧪 View experiment)"
+)
+
+
+@contextmanager
+def registration_chatter_dropped() -> Iterator[None]:
+    """Hold back stderr inside the block and write it out again without MLflow's registration chatter."""
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(held):
+            yield
+    finally:
+        kept = [line for line in held.getvalue().splitlines(keepends=True) if not _CHATTER.match(line)]
+        sys.stderr.write("".join(kept))
 
 
 @contextmanager
@@ -111,13 +133,14 @@ def log_training(
         report = {"validation": meta["metrics"]["validation"], "test": evaluation}
         (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2))
         mlflow.log_artifact(str(Path(tmp) / "report.json"), "report")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ContactLensPyfunc(),
-            artifacts={ARTIFACT_KEY: str(model.path)},
-            pip_requirements=pip_requirements(),
-            registered_model_name=settings.registered_model_name,
-        )
+        with registration_chatter_dropped():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=ContactLensPyfunc(),
+                artifacts={ARTIFACT_KEY: str(model.path)},
+                pip_requirements=pip_requirements(),
+                registered_model_name=settings.registered_model_name,
+            )
         version = str(info.registered_model_version)
         run_id = run.info.run_id
     mc.set_model_version_tag(settings.registered_model_name, version, "data_hash", meta["data_hash"])
