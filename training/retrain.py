@@ -190,9 +190,10 @@ def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any] | 
         trained = pipeline.run(
             data.train, tax, cfg, out, data.heldout, source, True, "challenger", encoder, settings
         )
+        assert trained.registered is not None  # run() registers when asked to
         client(settings).set_model_version_tag(
             settings.registered_model_name,
-            trained.registered["version"],  # type: ignore[index]
+            trained.registered["version"],
             "input_hash",
             data.counts["input_hash"],
         )
