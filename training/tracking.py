@@ -40,14 +40,23 @@ _CHATTER = re.compile(
 )
 
 
+def _not_cloudpickle_advice(record: logging.LogRecord) -> bool:
+    # MLflow's warning that a Python object is logged with CloudPickle: our pyfunc is a plain class of the
+    # installed package, pinned in the requirements; the warning is about MLflow, not about this model.
+    return not str(record.msg).startswith("Passing a Python object as `python_model`")
+
+
 @contextmanager
 def registration_chatter_dropped() -> Iterator[None]:
     """Hold back stderr inside the block and write it out again without MLflow's registration chatter."""
     held = io.StringIO()
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    pyfunc_log.addFilter(_not_cloudpickle_advice)
     try:
         with contextlib.redirect_stderr(held):
             yield
     finally:
+        pyfunc_log.removeFilter(_not_cloudpickle_advice)
         kept = [line for line in held.getvalue().splitlines(keepends=True) if not _CHATTER.match(line)]
         sys.stderr.write("".join(kept))
 
