@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from contactlens.errors import ModelError
+from contactlens.artifact import METADATA_FILE, find_artifact
+from contactlens.errors import ModelError, first_line
 from contactlens.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -112,15 +113,15 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
         path = Path(uri)
         if uri.startswith("models:/"):
             raise ModelError(f"'{uri}' is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
-        if not (path / "metadata.json").is_file():
-            raise ModelError(f"{path}: not a ContactLens model directory (no metadata.json)")
+        if not (path / METADATA_FILE).is_file():
+            raise ModelError(f"{path}: not a ContactLens model directory (no {METADATA_FILE})")
         return ResolvedModel(path, path.name, uri)
     name = m["name"]
     version = m["version"] or alias_version(settings, m["alias"], name)
     if version is None:
         raise ModelError(f"registry {settings.tracking_uri}: cannot resolve {uri} (no such alias or model)")
     dest = settings.home / "registry-cache" / name / version
-    found = _find_artifact(dest)
+    found = find_artifact(dest)
     if found is None:
         import mlflow
 
@@ -131,23 +132,10 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
                 )
         except Exception as exc:
             raise ModelError(f"cannot download {name} version {version}: {first_line(exc)}") from None
-        found = _find_artifact(Path(local))
+        found = find_artifact(Path(local))
     if found is None:
         raise ModelError(f"{name} version {version} holds no ContactLens artifact")
     return ResolvedModel(found, f"{name}/{version}", uri)
-
-
-def _find_artifact(root: Path) -> Path | None:
-    if not root.is_dir():
-        return None
-    hits = sorted(p.parent for p in root.rglob("metadata.json") if (p.parent / "heads.joblib").is_file())
-    return hits[0] if hits else None
-
-
-def first_line(exc: Exception) -> str:
-    """The first line of an exception's message, for one-line errors."""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def load_model(uri: str | None, settings: Settings | None = None, threads: int | None = None) -> ContactModel:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from contactlens.errors import ContactLensError, ModelError
-from contactlens.registry import alias_version, check_registry, client, delete_alias, first_line, set_alias
+from contactlens.errors import ContactLensError, ModelError, first_line
+from contactlens.registry import alias_version, check_registry, client, delete_alias, set_alias
 from contactlens.settings import Settings
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import Select, func, select
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import func, select
 
 from contactlens.store import (
     CURRENT,
@@ -20,15 +20,22 @@ from contactlens.store import (
 )
 from contactlens.text import clean
 from service.auth import Logger, Reader
+from service.common import contact_public, date_range, to_utc
 from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 
 @router.post("", response_model=ContactPublic, status_code=201)
 def log_contact(
-    body: ContactCreate, model: ModelDep, settings: SettingsDep, session: SessionDep, who: Logger
+    body: ContactCreate,
+    request: Request,
+    model: ModelDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    who: Logger,
 ) -> Any:
     """Log a contact with one description (`description`) or several (`descriptions`, primary first).
 
@@ -41,7 +48,9 @@ def log_contact(
     check_lengths([body.text], settings)
     chosen = check_descriptions(model, body)
     with session.begin():
-        suggestion = _suggestion(session, body.suggestion_id)
+        suggestion = _suggestion(
+            session, body.suggestion_id, getattr(request.app.state, "suggestion_log", None)
+        )
         contact = Contact(
             text=body.text if settings.store_raw_text else clean(body.text),
             text_redacted=not settings.store_raw_text,
@@ -123,10 +132,21 @@ def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def _suggestion(session: SessionDep, suggestion_id: str | None) -> Suggestion | None:
+def _suggestion(session: SessionDep, suggestion_id: str | None, writer: Any = None) -> Suggestion | None:
+    """The suggestion a contact answers. Suggestion logs are written behind the answer (`writer`): an id
+    not found yet is looked up again once the log is flushed; one whose log was dropped is left unlinked."""
     if suggestion_id is None:
         return None
     suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None and writer is not None:
+        if writer.was_dropped(suggestion_id):
+            log.warning(
+                "suggestion %s was never stored (its log was dropped): contact logged without it",
+                suggestion_id,
+            )
+            return None
+        writer.flush()
+        suggestion = session.get(Suggestion, suggestion_id)
     if suggestion is None:
         invalid("suggestion_id", f"unknown suggestion id '{suggestion_id}'", suggestion_id)
     answered = session.scalar(select(Contact.id).where(Contact.suggestion_id == suggestion_id))
@@ -151,56 +171,3 @@ def review_reasons(suggestion: Suggestion | None, description_ids: list[str]) ->
     ):
         reasons.append("descriptions_differ")
     return reasons
-
-
-def to_utc(value: datetime) -> datetime:
-    """Naive UTC, as stored; a naive input is taken to be UTC already."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def bounds(from_: date | None, to: date | None) -> tuple[datetime | None, datetime | None]:
-    """A half-open [start, end) in naive UTC; a bare date as `to` includes that whole day."""
-    start = end = None
-    if from_ is not None:
-        start = to_utc(from_) if isinstance(from_, datetime) else datetime.combine(from_, time())
-    if to is not None:
-        end = to_utc(to) if isinstance(to, datetime) else datetime.combine(to + timedelta(days=1), time())
-    return start, end
-
-
-def date_range(stmt: Select, from_: date | None, to: date | None) -> Select:
-    start, end = bounds(from_, to)
-    if start is not None:
-        stmt = stmt.where(Contact.received_at >= start)
-    if end is not None:
-        stmt = stmt.where(Contact.received_at < end)
-    return stmt
-
-
-def contact_public(c: Contact) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "text": c.text,
-        "text_redacted": c.text_redacted,
-        "channel": c.channel,
-        "site": c.site,
-        "received_at": c.received_at,
-        "logged_at": c.logged_at,
-        "logged_by": c.logged_by,
-        "description": c.description_id,
-        "sentiment": c.sentiment,
-        "current_description": c.current_description_id,
-        "current_group": c.current_group_id,
-        "current_sentiment": c.current_sentiment,
-        "descriptions": labels(c.logged_descriptions, c.description_id, c.sentiment),
-        "current_descriptions": labels(c.current_descriptions, c.current_description_id, c.current_sentiment),
-        "suggestion_id": c.suggestion_id,
-        "review_status": c.review.status if c.review else "none",
-    }
-
-
-def labels(rows: list[ContactDescription], primary: str, sentiment: str | None) -> list[dict[str, Any]]:
-    """A description set as [{id, sentiment}]; the primary alone if the set is missing (never expected)."""
-    if not rows:
-        return [{"id": primary, "sentiment": sentiment}]
-    return [{"id": r.description_id, "sentiment": r.sentiment} for r in rows]
