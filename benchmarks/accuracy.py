@@ -78,8 +78,9 @@ from contactlens.data import Columns, load  # noqa: E402
 from contactlens.model import ContactModel, Scores  # noqa: E402
 from contactlens.taxonomy import Taxonomy  # noqa: E402
 from contactlens.text import clean  # noqa: E402
+from training import pipeline  # noqa: E402
 from training.config import TrainConfig, load_config  # noqa: E402
-from training.evaluate import description_metrics, evaluate_frame, multilabel_metrics  # noqa: E402
+from training.evaluate import description_metrics, multilabel_metrics  # noqa: E402
 from training.fit import train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
@@ -155,7 +156,8 @@ class Runner:
             self._embeddings[cache_key] = model.encoder.encode(cleaned, progress=len(cleaned) > 500)
         emb = self._embeddings[cache_key]
         proba = model.description_head.proba(model.features(cleaned, emb))
-        metrics = evaluate_frame(model, test, Scores(cleaned, emb, proba, None))
+        # Through the pipeline: the test labels as written map to the model's ids (`reverted_card_payment?`).
+        metrics = pipeline.evaluate(model, test, cache_key, Scores(cleaned, emb, proba, None))
         return _summary(metrics)
 
 

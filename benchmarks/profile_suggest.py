@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
 
     model = load_model(args.model)
     result: dict[str, Any] = {

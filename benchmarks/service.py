@@ -76,7 +76,7 @@ def summary(times_ms: list[float]) -> dict[str, float | None]:
 
 def in_process_worker(uri: str | None) -> None:
     """Serve timing requests on stdin ('one N', 'two N', 'predict N'): one JSON line of results each."""
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
 
     model = load_model(uri)
     for text in (SENTENCE, TWO_TOPICS):
@@ -106,7 +106,7 @@ def in_process_worker(uri: str | None) -> None:
 def predict_rate(uri: str | None, rows: int) -> dict[str, Any]:
     import pandas as pd
 
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
     from training.predict import predict_file
 
     if not BANKING77.is_file():

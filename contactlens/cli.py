@@ -118,12 +118,19 @@ def taxonomy_init(
     text_col: TextCol = "text",
     name: Annotated[str, typer.Option(help="The taxonomy's name.")] = "",
 ) -> None:
-    """Write a flat taxonomy from the labels of a data set (for example a public benchmark)."""
-    frame = datamod.load(from_data, columns(text_col, label_col))
+    """Write a flat taxonomy from the labels of a data set (for example a public benchmark).
+
+    Each label keeps its text as the description's name and `label`; its id is the label when that is a
+    valid id, else a slug of it (`reverted_card_payment?` -> `reverted_card_payment`).
+    """
+    frame = datamod.load(from_data, columns(text_col, label_col), strict=False)
     labels = [x for ids in frame["labels"] for x in ids if x.strip()]
     tax = taxmod.Taxonomy.from_labels(labels, name=name or from_data.stem)
     tax.save(out)
+    renamed = sum(1 for d in tax.descriptions.values() if d.raw_label != d.id)
     typer.echo(f"wrote {out}: {len(tax.descriptions)} descriptions in one group")
+    if renamed:
+        typer.echo(f"{renamed} labels are not id-safe: each got a safe id and keeps its text as `label`")
 
 
 @data_app.command("check")
@@ -155,9 +162,9 @@ def data_check(
     """Check a labelled file: counts, empties, duplicates, conflicts, unknown labels, leakage; with
     --label-issues, likely label errors and near duplicates."""
     cols = columns(text_col, label_col, sentiment_col, date_col)
-    frame = datamod.load(file, cols)
     tax = taxmod.load(taxonomy) if taxonomy else None
-    other = datamod.load(against, cols) if against else None
+    frame = datamod.load(file, cols, taxonomy=tax, strict=tax is not None)
+    other = datamod.load(against, cols, taxonomy=tax) if against else None
     report = datamod.check(frame, str(file), tax, other)
     audit = _label_audit(frame, other, model) if label_issues else None
     if audit is not None:

@@ -1,19 +1,16 @@
-"""What every command shares: friendly errors, the column-mapping flags, loading a model by URI."""
+"""What every command shares: friendly errors and the column-mapping flags."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from contactlens.data import Columns
 from contactlens.errors import ContactLensError
-
-if TYPE_CHECKING:
-    from contactlens.model import ContactModel
-    from contactlens.settings import Settings
+from contactlens.registry import load_model as load_model  # re-exported: it lives in the registry now
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,7 +30,9 @@ def friendly(fn: F) -> F:
 
 
 TextCol = Annotated[str, typer.Option("--text-col", help="Column holding the verbatim.")]
-LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the description id.")]
+LabelCol = Annotated[
+    str, typer.Option("--label-col", help="Column holding the description (its id or its label as written).")
+]
 SentimentCol = Annotated[str, typer.Option("--sentiment-col", help="Column holding the sentiment.")]
 DateCol = Annotated[str, typer.Option("--date-col", help="Column holding the date received.")]
 ModelOpt = Annotated[
@@ -50,19 +49,3 @@ def columns(
 ) -> Columns:
     """The column map from the shared CLI flags."""
     return Columns(text=text_col, label=label_col, sentiment=sentiment_col, date=date_col)
-
-
-def load_model(uri: str | None, settings: Settings | None = None, threads: int | None = None) -> ContactModel:
-    """Load a model from a directory or the registry, recording the registry version it came from.
-
-    `threads` overrides the encoder's intra-op threads: batch scoring wants every core, serving wants one.
-    """
-    from contactlens.model import ContactModel
-    from contactlens.registry import resolve
-    from contactlens.settings import get_settings
-
-    settings = settings or get_settings()
-    resolved = resolve(uri or settings.resolved_model_uri, settings)
-    model = ContactModel.load(resolved.path, encoder_threads=threads or settings.encoder_threads)
-    model.metadata["model_version"] = resolved.version
-    return model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,11 @@ from typing import Any
 import pandas as pd
 
 from contactlens.errors import DataError, first_line
-from contactlens.taxonomy import Taxonomy
+from contactlens.taxonomy import Taxonomy, check_label
 
 SENTIMENTS = ("negative", "neutral", "positive")
 CHANNELS = ("letter", "email", "phone", "txt", "web", "face_to_face", "fax")
+_PARSED = ("labels", "label_sentiments", "label_cell")
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
@@ -79,6 +80,8 @@ def _line_of_byte(path: Path, offset: int) -> int:
 
 def _canonical(frame: pd.DataFrame, path: Path, cols: Columns, need_label: bool) -> pd.DataFrame:
     frame = frame.rename(columns=cols.renames())
+    # The file's own columns must not pass for the parsed label lists (NLU++ calls its label column `labels`).
+    frame = frame.rename(columns={c: f"{c}_in_file" for c in _PARSED if c in frame.columns})
     needed = ["text"] + (["description"] if need_label else [])
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -94,11 +97,19 @@ def _canonical(frame: pd.DataFrame, path: Path, cols: Columns, need_label: bool)
     return frame
 
 
-def load(path: str | Path, cols: Columns = Columns(), need_label: bool = True) -> pd.DataFrame:
+def load(
+    path: str | Path,
+    cols: Columns = Columns(),
+    need_label: bool = True,
+    taxonomy: Taxonomy | None = None,
+    strict: bool = True,
+) -> pd.DataFrame:
     """Read a whole file into a frame with the canonical column names (`text`, `description`, ...).
 
     A labelled frame also gets the parsed label list (see `with_labels`): `description` is then the primary
-    (first) description of each row.
+    (first) description of each row. With a taxonomy, labels are mapped to description ids (unknown ones
+    are kept for the caller to report). `strict=False` reads a file's labels without a taxonomy to discover
+    them (see `parse_labels`).
 
     Raises:
         DataError: a missing or empty file, a non-UTF-8 file, a missing column, no rows, a malformed
@@ -109,46 +120,85 @@ def load(path: str | Path, cols: Columns = Columns(), need_label: bool = True) -
     if frame.empty:
         raise DataError(f"{path}: the file has a header but no rows")
     frame = frame.reset_index(drop=True)
-    return with_labels(frame, str(path)) if need_label else frame
+    return with_labels(frame, str(path), taxonomy, strict) if need_label else frame
 
 
 # ---------------------------------------------------------------------------------------- label lists
 
 LabelPair = tuple[str, str | None]
+_WORD = re.compile(r"[A-Za-z]+")
 
 
-def parse_labels(cell: str) -> list[LabelPair]:
-    """Parse a description cell: `id`, `id1;id2` or `id1:negative;id2:positive` (first = primary).
+def _pair(item: str, n: int, cell: str, known: Collection[str] | None, strict: bool) -> LabelPair:
+    """One item of a cell: a known label as it is, else `label` or `label:sentiment`."""
+    if known is not None and item in known:
+        return item, None
+    head, sep, tail = item.rpartition(":")
+    head, tail = head.strip(), tail.strip()
+    if sep and tail.lower() in SENTIMENTS:
+        if not head:
+            raise ValueError(f"item {n} of the description list '{cell}' has no description id")
+        return head, tail.lower()
+    if sep and _WORD.fullmatch(tail) and head and (head in known if known is not None else strict):
+        raise ValueError(f"unknown sentiment '{tail}' for '{head}' in '{cell}': use {'/'.join(SENTIMENTS)}")
+    return item, None  # any other ':' belongs to the label ("Billing: late fee")
+
+
+def _items(cell: str, known: Collection[str] | None, strict: bool) -> list[LabelPair]:
+    """Split a cell into its items, joining back the pieces of a known label that holds ';'."""
+    parts = cell.split(";")
+    if parts[-1].strip() == "" and len(parts) > 1:  # a trailing ';' is harmless
+        parts = parts[:-1]
+    pairs: list[LabelPair] = []
+    i = 0
+    while i < len(parts):
+        j = i + 1
+        if known is not None:  # the longest run of pieces that is a known label (with a sentiment or not)
+            for end in range(len(parts), i + 1, -1):
+                piece = ";".join(parts[i:end]).strip()
+                head, _, tail = piece.rpartition(":")
+                if piece in known or (tail.strip().lower() in SENTIMENTS and head.strip() in known):
+                    j = end
+                    break
+        item = ";".join(parts[i:j]).strip()
+        if not item:
+            raise ValueError(f"item {len(pairs) + 1} of the description list '{cell}' is empty")
+        pairs.append(_pair(item, len(pairs) + 1, cell, known, strict))
+        i = j
+    return pairs
+
+
+def parse_labels(cell: str, known: Collection[str] | None = None, strict: bool = True) -> list[LabelPair]:
+    """Parse a description cell: `a`, `a;b` or `a:negative;b:positive` (the first is the primary).
+
+    A label is any text of at most 200 characters, so it may itself hold ';' or ':'. The rule: with `known`
+    (a taxonomy's ids and labels), a whole cell, or a run of items, that is a known label is that label.
+    Otherwise ';' separates descriptions and a final `:negative`, `:neutral` or `:positive` is a sentiment;
+    a final ':' + one other word is refused as an unknown sentiment (`late:furious`) when `strict`, or when
+    the part before it is a known label; any other ':' is part of the label (`Billing: late fee`). Not
+    `strict` is for discovering the labels of a file without a taxonomy (`Status:Open` is then a label).
 
     Returns [] for an empty cell.
 
     Raises:
-        ValueError: an empty item (`a;;b`), a pair without an id, an unknown sentiment, a repeated id.
+        ValueError: an empty item (`a;;b`), a pair without an id, an unknown sentiment, a repeated label, a
+            label longer than 200 characters.
     """
     cell = cell.strip()
+    if known is not None and cell in known:
+        return [(cell, None)]
     if not cell.strip(" ;"):  # nothing but separators: an empty list, reported as "no description"
         return []
     pairs: list[LabelPair] = []
     seen: set[str] = set()
-    items = cell.split(";")
-    if items[-1].strip() == "" and len(items) > 1:  # a trailing ';' is harmless
-        items = items[:-1]
-    for n, item in enumerate(items, start=1):
-        item = item.strip()
-        if not item:
-            raise ValueError(f"item {n} of the description list '{cell}' is empty")
-        ident, sep, sentiment = item.partition(":")
-        ident, sentiment = ident.strip(), sentiment.strip().lower()
-        if not ident:
-            raise ValueError(f"item {n} of the description list '{cell}' has no description id")
-        if sep and sentiment not in SENTIMENTS:
-            raise ValueError(
-                f"unknown sentiment '{sentiment}' for '{ident}' in '{cell}': use {'/'.join(SENTIMENTS)}"
-            )
+    for ident, sentiment in _items(cell, known, strict):
+        problem = check_label(ident)
+        if problem:
+            raise ValueError(problem)
         if ident in seen:
             raise ValueError(f"description '{ident}' appears twice in '{cell}'")
         seen.add(ident)
-        pairs.append((ident, sentiment or None))
+        pairs.append((ident, sentiment))
     return pairs
 
 
@@ -157,26 +207,45 @@ def format_labels(pairs: list[LabelPair]) -> str:
     return ";".join(f"{i}:{s}" if s else i for i, s in pairs)
 
 
-def with_labels(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
-    """Parse the `description` column into `labels` (tuple of ids) and `label_sentiments` (tuple, "" = none).
+def with_labels(
+    frame: pd.DataFrame, source: str = "data", taxonomy: Taxonomy | None = None, strict: bool = True
+) -> pd.DataFrame:
+    """Parse the `description` column into `labels` (tuple) and `label_sentiments` (tuple, "" = none).
 
-    `description` becomes the primary id. A row whose pairs all carry one sentiment and has no overall
+    With a taxonomy, each label becomes its description id (`Taxonomy.id_of`: ids, labels as written in the
+    data, migrations), two labels of one id merging (the first keeps its place and sentiment); labels the
+    taxonomy does not know stay as they are (see `to_taxonomy`). The raw cell is kept in `label_cell`.
+    `description` becomes the primary label. A row whose pairs all carry one sentiment and has no overall
     `sentiment` gets that one as its overall sentiment. Idempotent.
 
     Raises:
         DataError: a malformed description list, naming the row.
     """
-    if "labels" in frame.columns:
+    if "labels" in frame.columns and taxonomy is None:
         return frame
     out = frame.copy()
+    known = taxonomy.known_labels if taxonomy is not None else None
+    if "labels" in out.columns and "label_cell" not in out.columns:  # built in code: ids already split
+        parsed = [
+            list(zip(ids, (s or None for s in ss), strict=True))
+            for ids, ss in zip(out["labels"], out["label_sentiments"], strict=True)
+        ]
+    else:
+        cells = out["label_cell"] if "label_cell" in out.columns else out["description"]
+        out["label_cell"] = cells
+        parsed = []
+        for i, cell in enumerate(cells):
+            try:
+                parsed.append(parse_labels(cell, known, strict))
+            except ValueError as exc:
+                raise DataError(f"{source}: row {i + 1}: {exc}") from None
     labels, sentiments = [], []
-    for i, cell in enumerate(out["description"]):
-        try:
-            pairs = parse_labels(cell)
-        except ValueError as exc:
-            raise DataError(f"{source}: row {i + 1}: {exc}") from None
-        labels.append(tuple(p[0] for p in pairs))
-        sentiments.append(tuple(p[1] or "" for p in pairs))
+    for pairs in parsed:
+        kept: dict[str, str] = {}
+        for ident, sent in pairs:
+            kept.setdefault(taxonomy.id_of(ident) if taxonomy is not None else ident, sent or "")
+        labels.append(tuple(kept))
+        sentiments.append(tuple(kept.values()))
     out["labels"] = labels
     out["label_sentiments"] = sentiments
     out["description"] = [lab[0] if lab else "" for lab in labels]
@@ -186,6 +255,23 @@ def with_labels(frame: pd.DataFrame, source: str = "data") -> pd.DataFrame:
             o if o.strip() or len(set(s)) != 1 else s[0] for o, s in zip(overall, sentiments, strict=True)
         ]
         out["sentiment"] = derived
+    return out
+
+
+def to_taxonomy(frame: pd.DataFrame, taxonomy: Taxonomy, source: str = "data") -> pd.DataFrame:
+    """Every label of a frame as its description id; a label the taxonomy does not know is refused.
+
+    Raises:
+        DataError: a malformed cell or an unknown label, naming the first row.
+    """
+    out = with_labels(frame, source, taxonomy)
+    known = set(taxonomy.descriptions)
+    for i, ids in enumerate(out["labels"]):
+        unknown = [d for d in ids if d not in known]
+        if unknown:
+            raise DataError(
+                f"{source}: row {i + 1}: '{unknown[0]}' is not a description of taxonomy {taxonomy.version}"
+            )
     return out
 
 
@@ -223,22 +309,13 @@ def iter_raw_chunks(
         raise DataError(f"{path}: not UTF-8 text; re-save it as UTF-8") from None
 
 
-def apply_migrations(frame: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
-    """Map labels written against older taxonomy versions to current ids, in every position of a list.
+def apply_migrations(frame: pd.DataFrame, taxonomy: Taxonomy, source: str = "data") -> pd.DataFrame:
+    """Map labels (as written, or ids of older taxonomy versions) to current ids, in every position of a list.
 
-    Two ids that migrate to the same one are merged (the first keeps its place and its sentiment).
+    Two labels that map to the same id are merged (the first keeps its place and its sentiment). Unknown
+    labels stay as they are (`to_taxonomy` refuses them).
     """
-    out = with_labels(frame).copy()
-    labels, sentiments = [], []
-    for ids, sents in zip(out["labels"], out["label_sentiments"], strict=True):
-        kept: dict[str, str] = {}
-        for ident, sent in zip(ids, sents, strict=True):
-            kept.setdefault(taxonomy.migrate(ident), sent)
-        labels.append(tuple(kept))
-        sentiments.append(tuple(kept.values()))
-    out["labels"], out["label_sentiments"] = labels, sentiments
-    out["description"] = [lab[0] if lab else "" for lab in labels]
-    return out
+    return with_labels(frame, source, taxonomy)
 
 
 def label_cells(frame: pd.DataFrame) -> list[str]:
@@ -347,6 +424,15 @@ def check(
     return report
 
 
+def _migrated(cell: str, taxonomy: Taxonomy) -> bool:
+    """True when a migration maps some label of the cell to another description."""
+    for label, _ in parse_labels(cell, taxonomy.known_labels):
+        current = label if label in taxonomy.descriptions else taxonomy.label_index.get(label, label)
+        if taxonomy.migrate(current) != current:
+            return True
+    return False
+
+
 def _check_taxonomy(frame: pd.DataFrame, taxonomy: Taxonomy, report: CheckReport) -> None:
     migrated_frame = apply_migrations(frame, taxonomy)
     flat = migrated_frame["labels"].explode().dropna()
@@ -362,7 +448,7 @@ def _check_taxonomy(frame: pd.DataFrame, taxonomy: Taxonomy, report: CheckReport
     retired = sorted({lab for lab in flat if lab in known and not taxonomy.descriptions[lab].active})
     if retired:
         report.warnings.append(f"labels of retired descriptions with no migration: {', '.join(retired[:5])}")
-    migrated = int((migrated_frame["labels"] != frame["labels"]).sum())
+    migrated = sum(_migrated(cell, taxonomy) for cell in migrated_frame["label_cell"])
     if migrated:
         report.details["migrated_rows"] = migrated
     used = set(flat)

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from contactlens import data as datamod
-from contactlens.cliutil import DateCol, ModelOpt, TextCol, columns, friendly, load_model
+from contactlens.cliutil import DateCol, ModelOpt, TextCol, columns, friendly
+from contactlens.registry import load_model
 
 app = typer.Typer()
 

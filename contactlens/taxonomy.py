@@ -7,10 +7,13 @@ data written against an older version stays comparable.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,51 @@ from contactlens.errors import TaxonomyError
 
 STATUSES = ("active", "retired")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+MAX_LABEL = 200  # characters of a label as written in the data
+_SLUG_LEN = 64
+
+
+def is_id(text: str) -> bool:
+    """True when `text` is safe as a description id: in URLs, YAML keys and file names."""
+    return bool(_ID.match(text))
+
+
+def slug(label: str) -> str:
+    """The id-safe form of a label: accents dropped, lower case, runs of other characters as one '_'."""
+    ascii_ = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
+    out = re.sub(r"[^a-z0-9]+", "_", ascii_.lower()).strip("_")[:_SLUG_LEN].strip("_")
+    return out or "label"
+
+
+def check_label(label: str) -> str | None:
+    """Why `label` (already stripped) cannot be a label, or None when it can."""
+    if not label:
+        return "the label is empty"
+    if len(label) > MAX_LABEL:
+        return f"label '{label[:40]}...' is longer than {MAX_LABEL} characters"
+    return None
+
+
+def ids_for_labels(labels: Iterable[str]) -> dict[str, str]:
+    """A deterministic id per distinct label.
+
+    A label that is a valid id keeps itself. Any other label gets its slug; a slug that two labels share, or
+    that another label holds as itself, gets a short suffix from a hash of the label (`card_payment-1a2b3c`).
+    """
+    distinct = sorted(set(labels))
+    out = {lab: lab for lab in distinct if is_id(lab)}
+    taken = set(out)
+    others = [lab for lab in distinct if lab not in out]
+    slugs = Counter(slug(lab) for lab in others)
+    for lab in others:
+        ident = slug(lab)
+        salt = 0
+        while ident in taken or slugs[slug(lab)] > 1 and ident == slug(lab):
+            digest = hashlib.sha256(f"{lab}\x1f{salt}".encode()).hexdigest()[:6]
+            ident, salt = f"{slug(lab)}-{digest}", salt + 1
+        out[lab] = ident
+        taken.add(ident)
+    return out
 
 
 @dataclass(frozen=True)
@@ -37,10 +85,16 @@ class Description:
     guidance: str = ""
     examples: tuple[str, ...] = ()
     status: str = "active"
+    label: str = ""  # the label as the data writes it; the id when not given
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def raw_label(self) -> str:
+        """The label data files use for this description: its `label`, else its id."""
+        return self.label or self.id
 
 
 @dataclass(frozen=True)
@@ -83,12 +137,37 @@ class Taxonomy:
             label = mapping[label]
         return label
 
+    @property
+    def known_labels(self) -> set[str]:
+        """Every string `id_of` maps to a description: ids, labels and the sources of migrations."""
+        return set(self.descriptions) | set(self.label_index) | {m.source for m in self.migrations}
+
+    @cached_property
+    def label_index(self) -> dict[str, str]:
+        """Label as written in the data -> description id, for descriptions whose label is not their id."""
+        return {d.label: d.id for d in self.descriptions.values() if d.label}
+
+    def id_of(self, label: str) -> str:
+        """The description id a label of the data stands for.
+
+        An id is itself and a `label` its description's id; either may be an old id that a migration maps
+        on. An unknown label comes back unchanged (stripped), for the caller to report.
+        """
+        label = label.strip()
+        if label not in self.descriptions:
+            label = self.label_index.get(label, label)
+        return self.migrate(label)
+
     def to_dict(self) -> dict[str, Any]:
         """The nested YAML form."""
         groups = []
         for g in self.groups:
             descs = [
-                {k: (list(v) if k == "examples" else v) for k, v in asdict(d).items() if k != "group"}
+                {
+                    k: (list(v) if k == "examples" else v)
+                    for k, v in asdict(d).items()
+                    if k != "group" and (k != "label" or v not in ("", d.id))
+                }
                 for d in self.descriptions.values()
                 if d.group == g.id
             ]
@@ -128,11 +207,26 @@ class Taxonomy:
 
     @classmethod
     def from_labels(cls, labels: Iterable[str], name: str, version: str = "1") -> Taxonomy:
-        """A flat taxonomy (one group) from the distinct labels of a data set."""
-        ids = sorted({str(x) for x in labels})
+        """A flat taxonomy (one group) from the distinct labels of a data set, as they are written.
+
+        Each description's `name` and `label` are the label; its id is the label when that is a valid id,
+        else a slug of it (see `ids_for_labels`).
+
+        Raises:
+            TaxonomyError: an empty label or one longer than `MAX_LABEL` characters.
+        """
+        distinct = sorted({str(x).strip() for x in labels})
+        for lab in distinct:
+            problem = check_label(lab)
+            if problem:
+                raise TaxonomyError(f"{name}: {problem}")
+        ids = ids_for_labels(distinct)
         group = Group("all", "All contacts")
-        descs = {i: Description(i, i.replace("_", " ").strip().capitalize() or i, group.id) for i in ids}
-        return cls(name, version, [group], descs)
+        descs = {
+            ids[lab]: Description(ids[lab], lab, group.id, label="" if ids[lab] == lab else lab)
+            for lab in distinct
+        }
+        return cls(name, version, [group], dict(sorted(descs.items())))
 
 
 def load(path: str | Path) -> Taxonomy:
@@ -207,6 +301,10 @@ def _check_descriptions(
             errors.append(f"{where}: field 'status' is '{status}', expected one of {', '.join(STATUSES)}")
         if group not in group_ids:
             errors.append(f"{where}: in no group (field 'group' is '{group}')")
+        label = _text(d.get("label"))
+        problem = check_label(label) if label else None
+        if problem:
+            errors.append(f"{where}: field 'label': {problem}")
         examples = d.get("examples") or []
         if not isinstance(examples, list):
             errors.append(f"{where}: field 'examples' must be a list")
@@ -219,8 +317,23 @@ def _check_descriptions(
             guidance=_text(d.get("guidance")),
             examples=tuple(_text(e) for e in examples),
             status=status,
+            label="" if label == did else label,
         )
+    _check_labels_unique(out, errors)
     return out
+
+
+def _check_labels_unique(descriptions: dict[str, Description], errors: list[str]) -> None:
+    # A label must name one description: not two, and not another description's id.
+    owners: dict[str, str] = {}
+    for d in descriptions.values():
+        if not d.label:
+            continue
+        if d.label in descriptions:
+            errors.append(f"description '{d.id}': field 'label' '{d.label}' is the id of another description")
+        elif d.label in owners:
+            errors.append(f"descriptions '{owners[d.label]}' and '{d.id}' have the same label '{d.label}'")
+        owners.setdefault(d.label, d.id)
 
 
 def _parse_migrations(raw: Any, descriptions: dict[str, Description], errors: list[str]) -> list[Migration]:

@@ -150,7 +150,7 @@ def _close_suggestion_log(state: Any) -> None:
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
 
     return load_model(uri, settings)
 

@@ -83,15 +83,16 @@ def _bootstrap(settings: Settings, data: Path, taxonomy: Path, eval_data: Path) 
         return
     from contactlens import data as datamod
     from contactlens import taxonomy as taxmod
-    from training.cli import fit_and_log
+    from training import pipeline
     from training.config import load_config
 
     typer.echo(f"no model at {uri}: training one on {data} (this takes a few minutes)")
     tax = taxmod.load(taxonomy)
-    frame = datamod.load(data)
-    test = datamod.apply_migrations(datamod.load(eval_data), tax) if eval_data.is_file() else None
+    frame = datamod.load(data, taxonomy=tax)
+    test = pipeline.load_labelled(eval_data, datamod.Columns(), tax) if eval_data.is_file() else None
     out = settings.home / "artifacts" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    for line in fit_and_log(frame, tax, load_config(), out, test, str(data), True, m["alias"], None):
+    trained = pipeline.run(frame, tax, load_config(), out, test, str(data), True, m["alias"], None, settings)
+    for line in trained.lines:
         typer.echo(line)
 
 

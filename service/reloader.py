@@ -19,9 +19,9 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from contactlens.cliutil import load_model
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.registry import load_model
 from contactlens.settings import Settings
 
 log = logging.getLogger(__name__)

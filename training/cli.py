@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from contactlens import data as datamod
-from contactlens.cliutil import LabelCol, ModelOpt, SentimentCol, TextCol, columns, friendly, load_model
+from contactlens.cliutil import LabelCol, ModelOpt, SentimentCol, TextCol, columns, friendly
 from contactlens.errors import ContactLensError
+from contactlens.registry import load_model
 
 app = typer.Typer()
 
@@ -39,93 +40,22 @@ def train(
     """Train a description (and sentiment) model; write the artifact and an MLflow run."""
     from contactlens import taxonomy as taxmod
     from contactlens.settings import get_settings
+    from training import pipeline
     from training.config import load_config
 
     settings = get_settings()
     cols = columns(text_col, label_col, sentiment_col)
     cfg = load_config(config)
-    frame = datamod.load(data, cols)
-    tax = (
-        taxmod.load(taxonomy)
-        if taxonomy
-        else taxmod.Taxonomy.from_labels(frame["labels"].explode().dropna(), data.stem)
-    )
-    test = datamod.apply_migrations(datamod.load(eval_data, cols), tax) if eval_data else None
-    if test is not None:
-        unknown = sorted(set(test["labels"].explode().dropna()) - set(tax.descriptions))
-        if unknown:
-            raise ContactLensError(
-                f"{eval_data}: labels not in the taxonomy, first: {', '.join(unknown[:5])}"
-            )
+    tax = taxmod.load(taxonomy) if taxonomy else None
+    frame = datamod.load(data, cols, taxonomy=tax, strict=tax is not None)
+    if tax is None:  # labels as they are: each gets a safe id, and keeps its text as name and label
+        tax = taxmod.Taxonomy.from_labels(frame["labels"].explode().dropna(), data.stem)
+    test = pipeline.load_labelled(eval_data, cols, tax) if eval_data else None
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = out or settings.home / "artifacts" / stamp
-    summary = fit_and_log(frame, tax, cfg, out, test, str(data), register, alias, encoder)
-    for line in summary:
+    trained = pipeline.run(frame, tax, cfg, out, test, str(data), register, alias, encoder, settings)
+    for line in trained.lines:
         typer.echo(line)
-
-
-def fit_and_log(frame, tax, cfg, out, test, source, register, alias, encoder_dir) -> list[str]:  # noqa: ANN001
-    """Train, evaluate on held-out data, log to MLflow; returns the summary lines."""
-    import numpy as np
-
-    from contactlens.settings import get_settings
-    from training import plots
-    from training.evaluate import evaluate_frame
-    from training.fit import train as fit
-
-    settings = get_settings()
-    model, frame, oof = fit(frame, tax, cfg, out, source=source, encoder_dir=encoder_dir)
-    val = model.metadata["metrics"]["validation"]
-    evaluation = evaluate_frame(model, test) if test is not None else None
-    if evaluation is not None:
-        model.metadata["metrics"]["test"] = evaluation
-    labels = frame["description"].tolist()
-    pred = list(np.asarray(model.classes)[oof.argmax(axis=1)])
-    figures = {
-        "confusion_matrix": plots.confusion_figure(labels, pred, model.classes),
-        "reliability": plots.reliability_figure(val["reliability"]),
-        "risk_coverage": plots.risk_coverage_figure(oof.max(axis=1), np.asarray(pred) == np.asarray(labels)),
-    }
-    lines = [
-        f"trained on {len(frame)} rows, {len(model.classes)} descriptions "
-        f"in {model.metadata['train_seconds']} s",
-        _line("validation (cross-validated)", val),
-    ]
-    if evaluation is not None:
-        lines.append(_line("test", evaluation))
-    thr, cov = model.metadata["review_threshold"], model.metadata["review_threshold_coverage"]
-    lines.append(f"review threshold {thr:.3f}: {cov:.1%} auto-accepted at {cfg.target_accuracy:.0%} accuracy")
-    if register:
-        from training.tracking import alias_version, log_training, set_alias
-
-        reg = log_training(model, settings, figures, evaluation)
-        model.metadata["registered"] = {"name": settings.registered_model_name, **reg}
-        chosen = alias
-        if alias == "auto":
-            chosen = "champion" if alias_version(settings, "champion") is None else "challenger"
-        if chosen != "none":
-            set_alias(settings, chosen, reg["version"])
-        lines.append(f"registered {settings.registered_model_name} version {reg['version']} as {chosen}")
-    model.write_metadata()  # now with the test metrics and registry details
-    lines.append(f"artifact: {out}")
-    return lines
-
-
-def _line(name: str, m: dict[str, Any]) -> str:
-    sent = f", sentiment {m['sentiment_accuracy']:.3f}" if "sentiment_accuracy" in m else ""
-    multi = ""
-    if "multilabel_micro_f1" in m:
-        multi = (
-            f"; multi-label micro F1 {m['multilabel_micro_f1']:.3f}, "
-            f"macro F1 {m['multilabel_macro_f1']:.3f}, exact match {m['exact_match']:.3f}"
-        )
-        if m.get("sentiment_per_description_accuracy") is not None:
-            multi += f", sentiment per description {m['sentiment_per_description_accuracy']:.3f}"
-    return (
-        f"{name}: accuracy {m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}, "
-        f"top-3 {m['top3_accuracy']:.3f}, "
-        f"ECE {m['ece']:.3f}, accuracy@80% {m['accuracy_at_coverage_80']:.3f}{sent}{multi}"
-    )
 
 
 @app.command()
@@ -139,19 +69,11 @@ def evaluate(
     sentiment_col: SentimentCol = "sentiment",
 ) -> None:
     """Report accuracy, calibration, coverage and per-description/group/channel figures."""
-    from training.evaluate import evaluate_frame
+    from training import pipeline
 
-    m = load_model(model, threads=os.cpu_count())
-    frame = datamod.apply_migrations(
-        datamod.load(data, columns(text_col, label_col, sentiment_col)), m.taxonomy
-    )
-    unknown = sorted(set(frame["labels"].explode().dropna()) - set(m.taxonomy.descriptions))
-    if unknown:
-        raise ContactLensError(
-            f"{data}: labels unknown to the model's taxonomy, first: {', '.join(unknown[:5])}"
-        )
-    report = evaluate_frame(m, frame)
-    typer.echo(_line(str(data), report))
+    m = pipeline.load_for_scoring(model)
+    report = pipeline.evaluate_file(m, data, columns(text_col, label_col, sentiment_col))
+    typer.echo(pipeline.metrics_line(str(data), report))
     typer.echo(
         f"coverage at 97% accuracy {report['coverage_at_accuracy_97']:.3f}; "
         f"review rate {report['review_rate']:.3f}"
@@ -223,13 +145,16 @@ def predict(
     """Score a whole file: every input column kept, plus top-k, needs_review and sentiment."""
     from training.engines import ENGINES
 
+    started = time.perf_counter()
     if engine not in ENGINES:
         raise ContactLensError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     if engine == "local":
+        from training.pipeline import load_for_scoring
         from training.predict import predict_file
 
-        m = load_model(model, threads=os.cpu_count())
-        n = predict_file(m, data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size)
+        n = predict_file(
+            load_for_scoring(model), data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size
+        )
     elif engine == "spark":
         from training.engines import predict_spark
 
@@ -239,4 +164,5 @@ def predict(
 
         m = load_model(model)
         n = predict_ray(m, data, out, text_col=text_col, top_k=top_k, workers=workers, address=ray_address)
-    typer.echo(f"wrote {n} rows to {out}")
+    seconds = time.perf_counter() - started
+    typer.echo(f"wrote {n} rows to {out} (scored in {seconds:.1f} s, {n / max(seconds, 1e-9):.0f} rows/s)")

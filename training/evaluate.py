@@ -199,7 +199,12 @@ def slices(frame: pd.DataFrame, correct: np.ndarray, column: str, min_n: int = 5
 
 
 def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | None = None) -> dict[str, Any]:
-    """Score a labelled frame with a model and report every metric of the contract."""
+    """Score a labelled frame with a model and report every metric of the contract.
+
+    `frame` holds description ids (`training.pipeline.evaluate` maps labels as written to ids first); a
+    `description` cell of several (`a:negative;b`) counts its first as the primary description.
+    """
+    frame = datamod.with_labels(frame)
     scores = scores or model.score(frame["text"].tolist(), progress=len(frame) > 500)
     y = frame["description"].tolist()
     out = description_metrics(y, scores.proba, model.classes, model.taxonomy)
@@ -222,7 +227,6 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
         classes = [str(c) for c in model.sentiment_head.classes]
         truth = frame["sentiment"].to_numpy()[known].tolist()
         out.update(sentiment_metrics(truth, scores.sentiment[known], classes))
-    frame = datamod.with_labels(frame)
     decisions = model.decisions(scores)
     truth = [list(x) for x in frame["labels"]]
     out.update(multilabel_metrics(truth, [[d for d, _ in row] for row in decisions]))

@@ -295,7 +295,7 @@ def validate_labels(labels: list[Label], taxonomy: Taxonomy, source: Path) -> li
     errors: list[str] = []
     seen: dict[int, str] = {}
     for lab in labels:
-        did = taxonomy.migrate(lab.description)
+        did = taxonomy.id_of(lab.description)
         problem = _id_problem(lab, taxonomy)
         if problem:
             errors.append(problem)
@@ -309,7 +309,7 @@ def validate_labels(labels: list[Label], taxonomy: Taxonomy, source: Path) -> li
         lab.description = did
         others: dict[str, str] = {}
         for other, sentiment in lab.others:  # a migration may map two ids to one: keep it once
-            migrated = taxonomy.migrate(other)
+            migrated = taxonomy.id_of(other)
             if migrated != did:
                 others.setdefault(migrated, sentiment)
         lab.others = list(others.items())
@@ -323,7 +323,7 @@ def validate_labels(labels: list[Label], taxonomy: Taxonomy, source: Path) -> li
 def _id_problem(lab: Label, taxonomy: Taxonomy) -> str | None:
     """Why a label's ids cannot be recorded (unknown or retired), or None."""
     for raw in [lab.description] + [d for d, _ in lab.others]:
-        did = taxonomy.migrate(raw)
+        did = taxonomy.id_of(raw)
         if did not in taxonomy.descriptions:
             return f"{lab.where}: unknown description id '{raw}' (taxonomy {taxonomy.version})"
         if not taxonomy.descriptions[did].active:

@@ -22,8 +22,11 @@ def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: 
     scores = model.score(texts)
     classes = np.asarray(model.classes)
     order = np.argsort(-scores.proba, axis=1)[:, :top_k]
+    # The label as the training data wrote it, beside the id, so users can compare with their own labels.
+    raw = {c: model.taxonomy.descriptions[c].raw_label for c in model.classes}
     for k in range(order.shape[1]):
         out[f"top{k + 1}_id"] = classes[order[:, k]]
+        out[f"top{k + 1}_label"] = [raw[c] for c in classes[order[:, k]]]
         out[f"top{k + 1}_confidence"] = np.round(scores.proba[np.arange(len(texts)), order[:, k]], 4)
     empty = np.array([not t.strip() for t in texts])
     out["needs_review"] = (scores.top_confidence < model.review_threshold) | empty
@@ -38,6 +41,9 @@ def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: 
     out["descriptions_pred"] = [
         format_labels([(d, sents.get(d, {}).get("label")) for d, _ in row])
         for row, sents in zip(decided, per_desc, strict=True)
+    ]
+    out["descriptions_pred_labels"] = [  # JSON: a label may hold ';' itself
+        json.dumps([raw[d] for d, _ in row], ensure_ascii=False) for row in decided
     ]
     return out
 

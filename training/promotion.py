@@ -9,21 +9,16 @@ retrained model). Also the tables the retraining notebook shows.
 from __future__ import annotations
 
 import getpass
-import logging
 import os
-import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 
 import pandas as pd
 
 from contactlens.errors import ContactLensError, ModelError, first_line
-from contactlens.registry import client
+from contactlens.registry import alias_version, check_registry, client, delete_alias, set_alias
 from contactlens.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -181,36 +176,9 @@ def f1_change_figure(table: pd.DataFrame) -> Any:
 # ------------------------------------------------------------------------------------------------ aliases
 
 
-def check_registry(settings: Settings) -> None:
-    """Fail fast, in one line, when an HTTP tracking server does not answer (MLflow retries for minutes)."""
-    uri = settings.tracking_uri
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        socket.create_connection((parsed.hostname, port), timeout=3).close()
-    except OSError as exc:
-        raise ModelError(
-            f"registry {uri} is unreachable ({exc.strerror or exc}); nothing was changed"
-        ) from None
-
-
-def alias_of(settings: Settings, alias: str) -> str | None:
-    """The version `alias` points at; None when it points nowhere; a ModelError when the registry fails."""
-    check_registry(settings)
-    try:
-        return str(client(settings).get_model_version_by_alias(settings.registered_model_name, alias).version)
-    except Exception as exc:
-        if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise ModelError(
-            f"registry {settings.tracking_uri}: cannot read alias '{alias}' ({first_line(exc)})"
-        ) from None
-
-
 def current_champion(settings: Settings) -> str:
-    version = alias_of(settings, "champion")
+    """The champion's version; a ModelError when there is none or the registry cannot be read."""
+    version = alias_version(settings, "champion")
     if version is None:
         raise ModelError(
             f"registry {settings.tracking_uri}: {settings.registered_model_name} has no champion; "
@@ -220,12 +188,15 @@ def current_champion(settings: Settings) -> str:
 
 
 def move_champion(settings: Settings, version: str, old: str | None) -> None:
-    """Point `champion` at `version` and `previous` at the old champion."""
-    mc = client(settings)
-    name = settings.registered_model_name
+    """Point `champion` at `version` and `previous` at the old champion.
+
+    A `challenger` alias on the promoted version is removed: it is no longer a candidate.
+    """
     if old is not None:
-        mc.set_registered_model_alias(name, "previous", old)
-    mc.set_registered_model_alias(name, "champion", version)
+        set_alias(settings, "previous", old)
+    set_alias(settings, "champion", version)
+    if alias_version(settings, "challenger") == version:
+        delete_alias(settings, "challenger")
 
 
 # ------------------------------------------------------------------------------------------------ overrides
@@ -244,7 +215,7 @@ def _override(settings: Settings, action: str, version: str, reason: str, by: st
     """Point `champion` at `version`, `previous` at the old champion, tag who/when/why; returns the line."""
     if not reason.strip():
         raise ContactLensError(f"{action} needs a reason (--reason)")
-    old = alias_of(settings, "champion")
+    old = alias_version(settings, "champion")
     if old == version:
         raise ContactLensError(f"version {version} is the champion already; nothing changed")
     move_champion(settings, version, old)
@@ -253,9 +224,6 @@ def _override(settings: Settings, action: str, version: str, reason: str, by: st
     tags = {"action": action, "by": who, "at": when, "reason": reason[:4900], "replaced_version": old or ""}
     for key, value in tags.items():
         mc.set_model_version_tag(name, version, f"override.{key}", value)
-    log.warning(
-        "%s: %s version %s is the champion (was %s), by %s: %s", action, name, version, old, who, reason
-    )
     was = old or "none"
     return f"{action}: {name} version {version} is the champion (was {was}); by {who} at {when}: {reason}"
 
@@ -275,7 +243,7 @@ def promote(settings: Settings, version: str, reason: str, by: str | None = None
 
 def rollback(settings: Settings, reason: str, by: str | None = None) -> str:
     """A person's override: the `previous` version becomes the champion again (the current one `previous`)."""
-    previous = alias_of(settings, "previous")
+    previous = alias_version(settings, "previous")
     if previous is None:
         raise ModelError(f"{settings.registered_model_name} has no 'previous' alias: nothing to roll back to")
     return _override(settings, "rollback", previous, reason, by)

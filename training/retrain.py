@@ -22,13 +22,13 @@ from contactlens.artifact import ENCODER_DIR
 from contactlens.data import Columns, near_key
 from contactlens.errors import ContactLensError, DataError, ModelError
 from contactlens.model import ContactModel
-from contactlens.registry import client
+from contactlens.registry import alias_version, client, first_line
 from contactlens.settings import Settings
 from contactlens.taxonomy import Taxonomy
+from training import pipeline
 from training.config import TrainConfig
-from training.evaluate import evaluate_frame
 from training.feedback import Feedback, gather, open_store
-from training.promotion import GatePolicy, alias_of, current_champion, first_line, gate, move_champion
+from training.promotion import GatePolicy, current_champion, gate, move_champion
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,8 @@ class RetrainOptions:
 
 
 def load_version(settings: Settings, version: str) -> ContactModel:
-    """A registered version, downloaded once into the registry cache."""
-    from contactlens.cliutil import load_model
-
-    return load_model(f"models:/{settings.registered_model_name}/{version}", settings)
+    """A registered version, downloaded once into the registry cache, loaded as `evaluate` loads it."""
+    return pipeline.load_for_scoring(f"models:/{settings.registered_model_name}/{version}", settings)
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -78,13 +76,7 @@ def split_feedback(frame: pd.DataFrame, share: float = HOLDOUT_SHARE) -> tuple[p
     return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
 
 
-def load_labelled(path: Path, cols: Columns, taxonomy: Taxonomy) -> pd.DataFrame:
-    """An evaluation file with its labels migrated; labels outside the taxonomy are refused."""
-    frame = datamod.apply_migrations(datamod.load(path, cols), taxonomy)
-    unknown = sorted(set(frame["labels"].explode().dropna()) - set(taxonomy.descriptions))
-    if unknown:
-        raise DataError(f"{path}: labels not in taxonomy {taxonomy.version}, first: {', '.join(unknown[:5])}")
-    return frame
+load_labelled = pipeline.load_labelled
 
 
 def fill_sentiment(frame: pd.DataFrame, model: ContactModel) -> tuple[pd.DataFrame, int]:
@@ -115,14 +107,15 @@ class Prepared:
 
 
 def prepare(opts: RetrainOptions, feedback: Feedback, champion: ContactModel, tax: Taxonomy) -> Prepared:
-    """Base + 80% of the reviewed labels to train on; eval data + the other 20% held out; the golden set."""
-    if feedback.frame.empty:
-        since = f" decided since {opts.since:%Y-%m-%d %H:%M}" if opts.since else ""
-        raise DataError(f"no new reviewed labels{since}: nothing to retrain on; the champion is unchanged")
-    base = datamod.load(opts.base_data, opts.cols)
+    """Base + 80% of the reviewed labels to train on; eval data + the other 20% held out; the golden set.
+
+    `counts["input_hash"]` identifies the labels trained on (before the champion fills blank sentiments).
+    """
+    base = datamod.load(opts.base_data, opts.cols, taxonomy=tax)
     fb_train, fb_held = split_feedback(feedback.frame)
     seen = set(base["text"].map(near_key)) | set(fb_train["text"].map(near_key))
     fb_held = fb_held[~fb_held["text"].map(near_key).isin(seen)]  # no text is both learnt and judged on
+    input_hash = datamod.data_hash(_frame(base, fb_train))
     fb_train, filled = fill_sentiment(fb_train, champion)
     eval_path = opts.eval_data
     evals = load_labelled(eval_path, opts.cols, tax) if eval_path else pd.DataFrame()
@@ -141,6 +134,7 @@ def prepare(opts: RetrainOptions, feedback: Feedback, champion: ContactModel, ta
         "migrated": feedback.migrated,
         "conflicts": feedback.conflicts,
         "since": opts.since.isoformat() if opts.since else None,
+        "input_hash": input_hash,
     }
     return Prepared(_frame(base, fb_train), heldout, golden, counts)
 
@@ -148,14 +142,16 @@ def prepare(opts: RetrainOptions, feedback: Feedback, champion: ContactModel, ta
 # ------------------------------------------------------------------------------------------------ the loop
 
 
-def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any], list[str]]:
+def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any] | None, list[str]]:
     """Train a challenger on base + reviewed labels and promote it if it passes the gate.
 
-    Returns:
-        The promotion record (also logged to the challenger's run) and the lines to print.
-    """
-    from training.cli import fit_and_log
+    Nothing is trained or registered when there are no reviewed labels, or when the champion or the current
+    challenger was trained on exactly these labels already.
 
+    Returns:
+        The promotion record (also logged to the challenger's run; None when nothing was trained) and the
+        lines to print.
+    """
     version = current_champion(settings)
     champion = load_version(settings, version)
     tax = taxmod.load(opts.taxonomy) if opts.taxonomy else champion.taxonomy
@@ -164,8 +160,22 @@ def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any], l
         feedback = gather(engine, tax, opts.since)
     finally:
         engine.dispose()
-    data = prepare(opts, feedback, champion, tax)
     lines = feedback.summary()
+    if feedback.frame.empty:
+        since = f" decided since {opts.since:%Y-%m-%d %H:%M}" if opts.since else ""
+        return None, [
+            *lines,
+            f"no new reviewed labels{since}: nothing to retrain on, nothing registered; "
+            f"the champion (version {version}) is unchanged",
+        ]
+    data = prepare(opts, feedback, champion, tax)
+    same = trained_on(settings, data.counts["input_hash"], version)
+    if same is not None:
+        return None, [
+            *lines,
+            f"no new reviewed labels since the {same[0]} (version {same[1]}) was trained on these: "
+            f"nothing to retrain on, nothing registered; the champion (version {version}) is unchanged",
+        ]
     lines.append(
         f"training on {data.counts['base_rows']} base rows + {data.counts['feedback_train']} reviewed; "
         f"held out {data.counts['heldout_rows']} rows ({data.counts['feedback_heldout']} reviewed)"
@@ -178,15 +188,25 @@ def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any], l
     encoder = opts.encoder_dir or champion.path / ENCODER_DIR
     source = f"{opts.base_data} + reviewed labels"
     try:
-        lines += fit_and_log(data.train, tax, cfg, out, data.heldout, source, True, "challenger", encoder)
+        trained = pipeline.run(
+            data.train, tax, cfg, out, data.heldout, source, True, "challenger", encoder, settings
+        )
+        assert trained.registered is not None  # run() registers when asked to
+        client(settings).set_model_version_tag(
+            settings.registered_model_name,
+            trained.registered["version"],
+            "input_hash",
+            data.counts["input_hash"],
+        )
     except ContactLensError:
         raise
     except Exception as exc:  # the registry failing mid-way: the champion alias has not been touched
         raise ModelError(
             f"logging the challenger failed ({first_line(exc)}); the champion is unchanged"
         ) from None
-    challenger = ContactModel.load(out, encoder_threads=settings.encoder_threads)
-    record = judge(champion, challenger, data, opts.policy, challenger.metadata["registered"], version)
+    lines += trained.lines
+    challenger = pipeline.load_for_scoring(str(out), settings)
+    record = judge(champion, challenger, data, opts.policy, trained.registered or {}, version)
     try:
         decide(settings, record)
     except ContactLensError:
@@ -198,10 +218,20 @@ def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any], l
     return record, lines + decision_lines(record)
 
 
+def trained_on(settings: Settings, input_hash: str, champion_version: str) -> tuple[str, str] | None:
+    """Which of champion and challenger was trained on exactly these labels: (alias, version), or None."""
+    mc, name = client(settings), settings.registered_model_name
+    for alias in ("champion", "challenger"):
+        version = champion_version if alias == "champion" else alias_version(settings, alias)
+        if version is not None and mc.get_model_version(name, version).tags.get("input_hash") == input_hash:
+            return alias, version
+    return None
+
+
 def decide(settings: Settings, record: dict[str, Any]) -> None:
     """Move the aliases if the gate passed and the champion is still the one judged; record the outcome."""
     if record["passed"]:
-        if alias_of(settings, "champion") == record["champion_version"]:
+        if alias_version(settings, "champion") == record["champion_version"]:
             move_champion(settings, record["challenger_version"], record["champion_version"])
         else:
             record["decision"] = "kept as challenger"
@@ -221,17 +251,19 @@ def judge(
 ) -> dict[str, Any]:
     """Evaluate both models on the same sets and apply the gate; returns the promotion record (undecided).
 
-    `registered` is the challenger's `{"run_id", "version"}` from `training.tracking.log_training`.
+    Both are scored by `training.pipeline.evaluate`, the code of `contactlens evaluate`, so the numbers here
+    are the ones a person gets from that command. `registered` is the challenger's `{"run_id", "version"}`
+    from `training.tracking.log_training`.
     """
     heldout = {
-        "champion": evaluate_frame(champion, data.heldout),
-        "challenger": challenger.metadata["metrics"].get("test") or evaluate_frame(challenger, data.heldout),
+        "champion": pipeline.evaluate(champion, data.heldout, "held-out data"),
+        "challenger": pipeline.evaluate(challenger, data.heldout, "held-out data"),
     }
     golden = None
     if data.golden is not None:
         golden = {
-            "champion": evaluate_frame(champion, data.golden),
-            "challenger": evaluate_frame(challenger, data.golden),
+            "champion": pipeline.evaluate(champion, data.golden, "golden set"),
+            "challenger": pipeline.evaluate(challenger, data.golden, "golden set"),
         }
     passed, reasons = gate(
         heldout["champion"],

@@ -109,8 +109,8 @@ def export(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many items, oldest first.")] = None,
 ) -> None:
     """Export pending review items with the model's predictions as pre-annotations."""
-    from contactlens.cliutil import load_model
     from contactlens.errors import DataError
+    from contactlens.registry import load_model
     from contactlens.settings import get_settings
     from training.exchange import FORMATS, add_predictions, pending_frame, write_export
     from training.feedback import open_store
@@ -148,7 +148,7 @@ def import_(
 ) -> None:
     """Import labels back as review decisions, validated against the taxonomy (all rows or none)."""
     from contactlens import taxonomy as taxmod
-    from contactlens.cliutil import load_model
+    from contactlens.registry import load_model
     from contactlens.settings import get_settings
     from training.exchange import read_labels, validate_labels, write_decisions
     from training.feedback import open_store

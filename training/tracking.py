@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
+import re
+import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +20,64 @@ import numpy as np
 
 from contactlens.model import ContactModel
 from contactlens.pyfunc import log_pyfunc
-from contactlens.registry import client
+from contactlens.registry import client, quiet_mlflow
 from contactlens.settings import Settings
 from training import plots
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "contactlens"
+# MLflow's advice when a pyfunc is defined and logged, as coloured UserWarnings: about MLflow's own signature
+# inference, not about this model, so a CLI user cannot act on them. Other warnings pass through.
+_ADVICE = (
+    r".*Add type hints to the `predict` method",
+    r".*An input example was not provided when logging the model",
+)
+
+
+# What MLflow prints on stderr while registering: our own line says it once ("registered NAME version N as").
+_CHATTER = re.compile(
+    r"^(Successfully registered model|Registered model .* already exists|Created version '"
+    r"|🏃 View run|🧪 View experiment)"
+)
+
+
+def _not_cloudpickle_advice(record: logging.LogRecord) -> bool:
+    # MLflow's warning that a Python object is logged with CloudPickle: our pyfunc is a plain class of the
+    # installed package, pinned in the requirements; the warning is about MLflow, not about this model.
+    return not str(record.msg).startswith("Passing a Python object as `python_model`")
+
+
+@contextmanager
+def registration_chatter_dropped() -> Iterator[None]:
+    """Hold back stderr inside the block and write it out again without MLflow's registration chatter."""
+    held = io.StringIO()
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    pyfunc_log.addFilter(_not_cloudpickle_advice)
+    try:
+        with contextlib.redirect_stderr(held):
+            yield
+    finally:
+        pyfunc_log.removeFilter(_not_cloudpickle_advice)
+        kept = [line for line in held.getvalue().splitlines(keepends=True) if not _CHATTER.match(line)]
+        sys.stderr.write("".join(kept))
+
+
+@contextmanager
+def mlflow_advice_silenced() -> Iterator[None]:
+    """Hide MLflow's advice warnings (see `_ADVICE`) and its artifact progress bars inside the block.
+
+    MLflow resets the warning filters around the calls that warn (`simplefilter("once")`), so a filter cannot
+    reach them: the display is filtered instead.
+    """
+    with warnings.catch_warnings(), quiet_mlflow():
+        show = warnings.showwarning
+
+        def show_unless_advice(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+            if not any(re.match(p, str(message)) for p in _ADVICE):
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = show_unless_advice
+        yield
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +117,7 @@ def log_training(
         mc.create_experiment(EXPERIMENT, artifact_location=location)
     mlflow.set_experiment(EXPERIMENT)
     meta = model.metadata
-    with mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory() as tmp:
+    with mlflow_advice_silenced(), mlflow.start_run(tags=tags) as run, tempfile.TemporaryDirectory() as tmp:
         params = _flat("", meta["config"], {})
         params |= {"n_train": meta["n_train"], "data_hash": meta["data_hash"]}
         params |= {"taxonomy_version": meta["taxonomy_version"], "review_threshold": meta["review_threshold"]}
@@ -72,20 +131,9 @@ def log_training(
         report = {"validation": meta["metrics"]["validation"], "test": evaluation}
         (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2))
         mlflow.log_artifact(str(Path(tmp) / "report.json"), "report")
-        info = log_pyfunc(model.path, settings.registered_model_name)
+        with registration_chatter_dropped():
+            info = log_pyfunc(model.path, settings.registered_model_name)
         version = str(info.registered_model_version)
         run_id = run.info.run_id
     mc.set_model_version_tag(settings.registered_model_name, version, "data_hash", meta["data_hash"])
     return {"run_id": run_id, "version": version}
-
-
-def set_alias(settings: Settings, alias: str, version: str) -> None:
-    client(settings).set_registered_model_alias(settings.registered_model_name, alias, version)
-
-
-def alias_version(settings: Settings, alias: str) -> str | None:
-    """The version an alias points at, or None."""
-    try:
-        return str(client(settings).get_model_version_by_alias(settings.registered_model_name, alias).version)
-    except Exception:
-        return None

@@ -45,11 +45,12 @@ def test_model_report_notebook(sample_model_dir: Path, monkeypatch: pytest.Monke
 def retrain_home(tmp_path: Path, sample_model, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A tiny MLflow store with one retrain decision: the sample model judged against itself (no training)."""
     from contactlens import data
+    from contactlens.registry import alias_version, set_alias
     from contactlens.settings import get_settings
     from tests.conftest import DATA
-    from training.promotion import GatePolicy, alias_of
+    from training.promotion import GatePolicy
     from training.retrain import Prepared, decide, judge
-    from training.tracking import log_training, set_alias
+    from training.tracking import log_training
 
     home = tmp_path / "home"
     monkeypatch.setenv("CONTACTLENS_HOME", str(home))
@@ -65,7 +66,7 @@ def retrain_home(tmp_path: Path, sample_model, monkeypatch: pytest.MonkeyPatch) 
     record = judge(sample_model, sample_model, prepared, GatePolicy(), challenger, champion)
     decide(settings, record)
     assert record["decision"] == "kept as challenger", "no gain: the gate keeps the champion"
-    assert alias_of(settings, "champion") == champion
+    assert alias_version(settings, "champion") == champion
     yield home
     get_settings.cache_clear()
 

@@ -133,8 +133,10 @@ def review(engine: Any, rows: list[tuple[str, str]]) -> None:
 def test_an_empty_set_of_new_labels_changes_nothing(world, own_store):
     before = registry()
     review(own_store, [("My refund never came", RARE)])
-    line = error_line(cli(*world["retrain"], "--since", "2999-01-01"))
-    assert "no new reviewed labels decided since 2999-01-01 00:00: nothing to retrain on" in line
+    result = cli(*world["retrain"], "--since", "2999-01-01")
+    assert result.exit_code == 0, result.output  # nothing to do is not an error
+    assert "no new reviewed labels decided since 2999-01-01 00:00: nothing to retrain on" in result.output
+    assert "nothing registered" in result.output
     assert registry() == before
 
 
@@ -236,6 +238,11 @@ def test_reviewed_contacts_retrain_promote_and_reach_the_running_service(world, 
         assert result.exit_code == 0, result.output
         assert f"reviewed labels: {len(items)} contacts" in result.output
         assert "promoted: version 2 is the champion (previous: version 1)" in result.output
+        printed = [line for line in result.output.splitlines() if line.strip()]
+        assert len(printed) == len(set(printed)), "every line prints once"
+        assert "Downloading artifacts" not in result.output and "\x1b[" not in result.output
+        with pytest.raises(Exception, match="challenger"):  # promoted: no longer a challenger
+            client(get_settings()).get_model_version_by_alias("contactlens", "challenger")
         wait_for_version(service, "contactlens/2")
         after, versions = rare_accuracy(service, world["probe"])
         assert versions == {"contactlens/2"}
@@ -251,7 +258,14 @@ def test_reviewed_contacts_retrain_promote_and_reach_the_running_service(world, 
         assert (
             again.exit_code == 0 and "promote: contactlens version 2 is the champion (was 1)" in again.output
         )
+        assert len(rolled.output.strip().splitlines()) == len(again.output.strip().splitlines()) == 1
         wait_for_version(service, "contactlens/2")
+
+    _, versions_before = registry()
+    same = cli(*world["retrain"])  # the same reviewed labels again: the champion learnt from them already
+    assert same.exit_code == 0, same.output
+    assert "no new reviewed labels since the champion (version 2) was trained on these" in same.output
+    assert registry() == ("2", versions_before)
 
     mc = client(get_settings())
     version = mc.get_model_version("contactlens", "2")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     import uvicorn
 
     import contactlens.registry
-    import training.cli
+    import training.pipeline
 
     calls: dict[str, Any] = {"trained": [], "registered": None}
     monkeypatch.setenv("CONTACTLENS_HOME", str(tmp_path))
@@ -32,7 +33,7 @@ def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.update(uvicorn=(target, kw)))
     monkeypatch.setattr(contactlens.registry, "registry_version", lambda uri, s: calls["registered"])
 
-    def fake_fit(frame, tax, cfg, out, test, source, register, alias, encoder_dir) -> list[str]:
+    def fake_run(frame, tax, cfg, out, test, source, register, alias, encoder_dir, settings) -> Any:
         calls["trained"].append(
             {
                 "rows": len(frame),
@@ -42,9 +43,9 @@ def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
                 "taxonomy": tax.version,
             }
         )
-        return ["trained"]
+        return SimpleNamespace(lines=["trained"])
 
-    monkeypatch.setattr(training.cli, "fit_and_log", fake_fit)
+    monkeypatch.setattr(training.pipeline, "run", fake_run)
     get_settings.cache_clear()
     yield calls
     get_settings.cache_clear()

@@ -154,6 +154,6 @@ def test_diff_reports_each_kind_of_change():
 def test_from_labels_is_flat_and_valid(tmp_path: Path):
     tax = taxmod.Taxonomy.from_labels(["card_arrival", "lost_or_stolen_card", "card_arrival"], name="banking")
     assert sorted(tax.descriptions) == ["card_arrival", "lost_or_stolen_card"]
-    assert tax.descriptions["card_arrival"].name == "Card arrival"
+    assert tax.descriptions["card_arrival"].name == "card_arrival"  # the label as written
     tax.save(tmp_path / "t.yaml")
     assert yaml.safe_load((tmp_path / "t.yaml").read_text())["groups"][0]["id"] == "all"
