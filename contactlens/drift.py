@@ -46,6 +46,7 @@ def reference_extras(
     cleaned: list[str],
     seed: int = 0,
     neighbours: int = novelty.NEIGHBOURS,
+    folds: list | None = None,
 ) -> dict[str, np.ndarray]:
     """What drift needs from the training data beyond centroids and samples (stored in reference.npz).
 
@@ -55,6 +56,7 @@ def reference_extras(
         oof: out-of-fold description probabilities.
         cleaned: the redacted training texts (only word counts are kept).
         neighbours: the most training embeddings kept (float16) for the novelty test's nearest neighbours.
+        folds: the folds of `oof`; the novelty statistics are measured on contacts held out of them.
     """
     k = oof.shape[1]
     confusion = np.zeros((k, k), dtype=np.int64)
@@ -70,7 +72,7 @@ def reference_extras(
             split[c] = checks.best_split(embeddings[take], seed)[0]
     return {
         "confusion": confusion,
-        **novelty.tune_rule(embeddings, y_idx, oof, seed, neighbours),
+        **novelty.tune_rule(embeddings, y_idx, oof, folds, seed, neighbours),
         "cluster_threshold": np.array([novelty.cluster_threshold(embeddings, y_idx, k)]),
         "split_silhouette": split,
         "term_vocab": vocab,
