@@ -152,6 +152,7 @@ def run_drift(
     frame: pd.DataFrame,
     store_corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
+    no_fit_rows: set[Any] | None = None,
 ) -> dict[str, Any]:
     """Score a window of contacts and return the drift report (the JSON contract; see module doc).
 
@@ -160,6 +161,8 @@ def run_drift(
         frame: the window: a `text` column, optionally `received_at` (for the mix over time).
         store_corrections: (suggested, decided) description pairs of reviews in the window, if any.
         config: levels and sizes of the checks.
+        no_fit_rows: row labels of `frame` that a reviewer said no description fits: each novel cluster
+            counts them (`reviewer_no_fit`), and the window reports how many there are.
 
     Raises:
         ContactLensError: an empty or too small window; ModelError for a model without a reference.
@@ -177,8 +180,11 @@ def run_drift(
     dates = frame["received_at"] if "received_at" in frame.columns else None
     report = analyse(model, scores, dates, store_corrections, cfg)
     report["window"]["n_in_window"] = n_window  # n_contacts were checked: a sample when the window is larger
+    no_fit = no_fit_rows or set()
+    report["window"]["reviewer_no_fit"] = sum(1 for i in frame.index if i in no_fit)
     for c in report["novel_clusters"]:  # positions among the non-empty texts -> the frame's own row labels
         c["rows"] = [frame.index[i] for i in c["rows"]]
+        c["reviewer_no_fit"] = sum(1 for i in c["rows"] if i in no_fit)
     return to_jsonable(report)
 
 

@@ -118,6 +118,7 @@ def record_decision(
             descriptions=[{"id": d, "sentiment": s} for d, _, s in chosen],
             note=body.note,
             override=body.override,
+            no_description_fits=body.no_description_fits,
         )
         session.add(decision)
         contact = session.get_one(Contact, item.contact_id)
@@ -155,6 +156,7 @@ def item_public(item: ReviewItem) -> dict[str, Any]:
                 "descriptions": decided_descriptions(d),
                 "note": d.note,
                 "override": d.override,
+                "no_description_fits": bool(d.no_description_fits),
             }
             for d in item.decisions
         ],

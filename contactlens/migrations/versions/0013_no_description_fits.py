@@ -1,0 +1,36 @@
+"""Doubt where it belongs: `suggestions.fits_no_description` and `review_decisions.no_description_fits`.
+
+The suggestion records whether the contact fit no description (so the review queue can say why it is there);
+a reviewer's decision records "no description fits" (drift evidence, never a training label). Both are new
+columns; older rows read null (suggestions) or false (decisions).
+
+Revision ID: 0013
+Revises: 0002
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("suggestions") as batch:
+        batch.add_column(sa.Column("fits_no_description", sa.Boolean(), nullable=True))
+    with op.batch_alter_table("review_decisions") as batch:
+        batch.add_column(
+            sa.Column("no_description_fits", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("review_decisions") as batch:
+        batch.drop_column("no_description_fits")
+    with op.batch_alter_table("suggestions") as batch:
+        batch.drop_column("fits_no_description")
