@@ -41,6 +41,8 @@ class ContactLensPyfunc(PythonModel):  # type: ignore[misc,valid-type]
                     "confidence": best["confidence"],
                     "group": best["group"],
                     "needs_review": s["needs_review"],
+                    "fits_no_description": s["fits_no_description"],
+                    "novelty_score": s["novelty_score"],
                     "sentiment": s["sentiment"]["label"] if s["sentiment"] else None,
                     "suggestions": json.dumps(s["suggestions"]),
                     # The descriptions that apply, each with its sentiment (the `descriptions` of suggest).
