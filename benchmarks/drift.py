@@ -159,7 +159,8 @@ def _train(known: pd.DataFrame, te: pd.DataFrame, model_dir: Path) -> None:
 
 
 def _rebuild_reference(known: pd.DataFrame, model_dir: Path) -> None:
-    from training.fit import build_reference
+    from training.fit import build_reference, head_folds
+    from training.folds import near_duplicate_groups
 
     print("drift code changed: rebuilding the model's reference", flush=True)
     model = ContactModel.load(model_dir)
@@ -167,6 +168,9 @@ def _rebuild_reference(known: pd.DataFrame, model_dir: Path) -> None:
     labels = known["description"].to_numpy(dtype=str)
     oof = saved["oof"]
     cleaned = [clean(t) for t in known["text"]]
+    # The folds of the cached out-of-fold probabilities, as training made them.
+    groups, _ = near_duplicate_groups(cleaned, saved["embeddings"])
+    folds = head_folds(np.unique(labels, return_inverse=True)[1], groups, load_config())
     model.reference = build_reference(
         saved["embeddings"],
         labels,
@@ -175,6 +179,7 @@ def _rebuild_reference(known: pd.DataFrame, model_dir: Path) -> None:
         load_config(),
         oof=oof,
         cleaned=cleaned,
+        folds=folds,
     )
     model.save(model_dir)
 
