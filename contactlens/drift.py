@@ -47,6 +47,7 @@ def reference_extras(
     seed: int = 0,
     neighbours: int = novelty.NEIGHBOURS,
     folds: list | None = None,
+    known_rate: float = novelty.KNOWN_RATE,
 ) -> dict[str, np.ndarray]:
     """What drift needs from the training data beyond centroids and samples (stored in reference.npz).
 
@@ -57,6 +58,7 @@ def reference_extras(
         cleaned: the redacted training texts (only word counts are kept).
         neighbours: the most training embeddings kept (float16) for the novelty test's nearest neighbours.
         folds: the folds of `oof`; the novelty statistics are measured on contacts held out of them.
+        known_rate: the share of held-out known contacts the "fits no description" rule may flag.
     """
     k = oof.shape[1]
     confusion = np.zeros((k, k), dtype=np.int64)
@@ -72,7 +74,7 @@ def reference_extras(
             split[c] = checks.best_split(embeddings[take], seed)[0]
     return {
         "confusion": confusion,
-        **novelty.tune_rule(embeddings, y_idx, oof, folds, seed, neighbours),
+        **novelty.tune_rule(embeddings, y_idx, oof, folds, seed, neighbours, known_rate),
         "cluster_threshold": np.array([novelty.cluster_threshold(embeddings, y_idx, k)]),
         "split_silhouette": split,
         "term_vocab": vocab,

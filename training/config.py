@@ -39,6 +39,9 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     n_jobs: int = Field(2, ge=1)
     reference_sample: int = Field(2000, ge=0)
+    novelty_known_rate: float = Field(
+        0.15, gt=0.0, lt=0.5, description="Held-out known contacts the 'fits no description' rule may flag."
+    )
     tfidf: TfidfConfig = TfidfConfig()
     min_examples: int = Field(2, ge=1, description="Fewest rows a description needs (any position).")
     description: HeadConfig

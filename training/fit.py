@@ -401,7 +401,9 @@ def build_reference(
     extras: dict[str, np.ndarray] = {}
     review = oof_conf < threshold
     if oof is not None and cleaned is not None:
-        extras = reference_extras(embeddings, y_idx, oof, cleaned, cfg.seed, folds=folds)
+        extras = reference_extras(
+            embeddings, y_idx, oof, cleaned, cfg.seed, folds=folds, known_rate=cfg.novelty_known_rate
+        )
         # The held-out contacts the rule says fit no description also need review (`model.needs_review`).
         review = review | extras.pop("heldout_flags")
     return {
