@@ -39,6 +39,7 @@ class DriftConfig:
     min_rate_increase: float = 0.02  # and a rate (needing review, fitting no description) by 2 points
     # Minimum effects (besides significance): what a window must show for a check to fire, so that large
     # windows and fresh wording of known descriptions do not fire on trivial differences.
+    min_review_increase: float = 0.05  # review rate: up by 5 points and half the reference rate, at least
     min_novel_share: float = 0.03  # encoder distance test: its evidence read as a share of novel contacts
     min_auc: float = 0.65  # domain classifier: ROC AUC telling window from reference contacts
     min_mmd2: float = 0.01  # MMD^2 (RBF kernel, median bandwidth) between window and reference
@@ -195,7 +196,7 @@ def confidence_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
     p = float(ds.binomial_pvalues(np.array([k]), w.n, np.array([ref_rate]), "greater")[0])
     rate = k / w.n
     return {
-        "detected": bool(p < cfg.alpha and rate - ref_rate >= max(cfg.min_rate_increase, 0.25 * ref_rate)),
+        "detected": bool(p < cfg.alpha and rate - ref_rate >= max(cfg.min_review_increase, 0.5 * ref_rate)),
         "review_threshold": _r(w.review_threshold),
         "reference_review_rate": _r(ref_rate),
         "window_review_rate": _r(rate),

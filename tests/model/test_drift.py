@@ -117,7 +117,9 @@ def test_a_new_kind_of_contact_is_found_named_and_explained(sample_model: Contac
     assert any("fit no description" in r for r in report["reasons"])
     assert any(top["proposed_name"] in r for r in report["reasons"])
     distance = report["novelty"]["distance_test"]
-    assert distance["method"].startswith("nearest training contact") and distance["p_value"] < 0.05
+    # The distance test's reference is now held out (issue 13): on the sample data, whose held-out contacts
+    # already sit far from the model, it is conservative, and the cluster is what finds these contacts.
+    assert distance["method"].startswith("nearest training contact") and "novel_share_estimate" in distance
 
 
 def test_three_descriptions_growing_together_are_found_by_the_global_mix_test(

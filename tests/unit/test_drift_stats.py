@@ -202,10 +202,8 @@ def test_encoder_test_is_calibrated_on_known_contacts_and_finds_a_diffuse_new_sh
     ref = {"centroids": centroids, **rule}
 
     def z(rows: np.ndarray) -> float:
-        dist = 1.0 - emb[rows] @ centroids.T
-        nearest = dist.argmin(axis=1)
-        d = dist[np.arange(len(rows)), nearest]
-        return float(novelty.encoder_test(emb[rows], d, nearest, ref)["z"])
+        ev = novelty.evidence(emb[rows], proba[rows].max(axis=1), ref)
+        return float(novelty.encoder_test(emb[rows], ev, ref)["z"])
 
     rng = np.random.default_rng(3)
     held_out = np.nonzero((y < 8) & ~train)[0]  # known classes, never seen in training
