@@ -209,7 +209,8 @@ def test_encoder_test_is_calibrated_on_known_contacts_and_finds_a_diffuse_new_sh
     held_out = np.nonzero((y < 8) & ~train)[0]  # known classes, never seen in training
     unseen = np.nonzero(y >= 8)[0]
     calm = [z(rng.choice(held_out, 200, replace=False)) for _ in range(30)]
-    assert abs(np.mean(calm)) < 1.0 and max(calm) < 2.6
+    # Held-out references (issue 13) make known windows score a little below zero: conservative, never above.
+    assert -2.0 < np.mean(calm) < 1.0 and max(calm) < 2.6
     mixed = [
         z(np.r_[rng.choice(held_out, 140, replace=False), rng.choice(unseen, 60, replace=False)])
         for _ in range(30)

@@ -21,16 +21,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("suggestions") as batch:
-        batch.add_column(sa.Column("fits_no_description", sa.Boolean(), nullable=True))
-    with op.batch_alter_table("review_decisions") as batch:
-        batch.add_column(
-            sa.Column("no_description_fits", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN (SQLite has it): a batch copy of `suggestions` breaks the foreign keys to it.
+    op.add_column("suggestions", sa.Column("fits_no_description", sa.Boolean(), nullable=True))
+    op.add_column(
+        "review_decisions",
+        sa.Column("no_description_fits", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("review_decisions") as batch:
-        batch.drop_column("no_description_fits")
-    with op.batch_alter_table("suggestions") as batch:
-        batch.drop_column("fits_no_description")
+    # Plain DROP COLUMN (SQLite 3.35+ has it), for the same reason.
+    op.drop_column("review_decisions", "no_description_fits")
+    op.drop_column("suggestions", "fits_no_description")
