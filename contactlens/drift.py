@@ -46,6 +46,8 @@ def reference_extras(
     cleaned: list[str],
     seed: int = 0,
     neighbours: int = novelty.NEIGHBOURS,
+    folds: list | None = None,
+    known_rate: float = novelty.KNOWN_RATE,
 ) -> dict[str, np.ndarray]:
     """What drift needs from the training data beyond centroids and samples (stored in reference.npz).
 
@@ -55,6 +57,8 @@ def reference_extras(
         oof: out-of-fold description probabilities.
         cleaned: the redacted training texts (only word counts are kept).
         neighbours: the most training embeddings kept (float16) for the novelty test's nearest neighbours.
+        folds: the folds of `oof`; the novelty statistics are measured on contacts held out of them.
+        known_rate: the share of held-out known contacts the "fits no description" rule may flag.
     """
     k = oof.shape[1]
     confusion = np.zeros((k, k), dtype=np.int64)
@@ -70,7 +74,7 @@ def reference_extras(
             split[c] = checks.best_split(embeddings[take], seed)[0]
     return {
         "confusion": confusion,
-        **novelty.tune_rule(embeddings, y_idx, oof, seed, neighbours),
+        **novelty.tune_rule(embeddings, y_idx, oof, folds, seed, neighbours, known_rate),
         "cluster_threshold": np.array([novelty.cluster_threshold(embeddings, y_idx, k)]),
         "split_silhouette": split,
         "term_vocab": vocab,
@@ -150,6 +154,7 @@ def run_drift(
     frame: pd.DataFrame,
     store_corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
+    no_fit_rows: set[Any] | None = None,
 ) -> dict[str, Any]:
     """Score a window of contacts and return the drift report (the JSON contract; see module doc).
 
@@ -158,6 +163,8 @@ def run_drift(
         frame: the window: a `text` column, optionally `received_at` (for the mix over time).
         store_corrections: (suggested, decided) description pairs of reviews in the window, if any.
         config: levels and sizes of the checks.
+        no_fit_rows: row labels of `frame` that a reviewer said no description fits: each novel cluster
+            counts them (`reviewer_no_fit`), and the window reports how many there are.
 
     Raises:
         ContactLensError: an empty or too small window; ModelError for a model without a reference.
@@ -175,8 +182,11 @@ def run_drift(
     dates = frame["received_at"] if "received_at" in frame.columns else None
     report = analyse(model, scores, dates, store_corrections, cfg)
     report["window"]["n_in_window"] = n_window  # n_contacts were checked: a sample when the window is larger
+    no_fit = no_fit_rows or set()
+    report["window"]["reviewer_no_fit"] = sum(1 for i in frame.index if i in no_fit)
     for c in report["novel_clusters"]:  # positions among the non-empty texts -> the frame's own row labels
         c["rows"] = [frame.index[i] for i in c["rows"]]
+        c["reviewer_no_fit"] = sum(1 for i in c["rows"] if i in no_fit)
     return to_jsonable(report)
 
 

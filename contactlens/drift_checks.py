@@ -18,6 +18,7 @@ from sklearn.metrics import silhouette_score
 
 from contactlens import drift_stats as ds
 from contactlens import novelty
+from contactlens.model import needs_review
 from contactlens.taxonomy import Taxonomy
 
 
@@ -36,6 +37,12 @@ class DriftConfig:
     mix_simulations: int = 2000  # reference windows simulated for the global test of growing shares
     novelty_rate_share: float = 0.25  # of the novelty level: the rest goes to the encoder distance test
     min_rate_increase: float = 0.02  # and a rate (needing review, fitting no description) by 2 points
+    # Minimum effects (besides significance): what a window must show for a check to fire, so that large
+    # windows and fresh wording of known descriptions do not fire on trivial differences.
+    min_review_increase: float = 0.05  # review rate: up by 5 points and half the reference rate, at least
+    min_novel_share: float = 0.03  # encoder distance test: its evidence read as a share of novel contacts
+    min_auc: float = 0.65  # domain classifier: ROC AUC telling window from reference contacts
+    min_mmd2: float = 0.01  # MMD^2 (RBF kernel, median bandwidth) between window and reference
     min_cluster_size: int | None = None  # None: above the chance sizes stored in the reference
     split_min_contacts: int = 40
     split_margin: float = 0.05
@@ -57,10 +64,18 @@ class Window:
     reference: dict[str, np.ndarray]
     taxonomy: Taxonomy
     review_threshold: float
+    evidence: novelty.Evidence | None = None  # computed on first use
 
     @property
     def n(self) -> int:
         return len(self.confidence)
+
+    def fit(self) -> novelty.Evidence:
+        """The novelty evidence of the window's contacts (`novelty.evidence`), computed once."""
+        if self.evidence is None:
+            reference = {"review_threshold": np.array([self.review_threshold]), **self.reference}
+            self.evidence = novelty.evidence(self.embeddings, self.confidence, reference)
+        return self.evidence
 
     def name(self, description_id: str) -> str:
         d = self.taxonomy.descriptions.get(description_id)
@@ -79,7 +94,10 @@ def input_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
         ref, w.embeddings, n_permutations=cfg.classifier_permutations, alpha=cfg.alpha / 2, **common
     )
     mmd = ds.mmd_test(ref, w.embeddings, n_permutations=cfg.mmd_permutations, **common)
-    mmd["detected"] = bool(mmd["p_value"] <= cfg.alpha / 2 + 1e-12 and cfg.mmd_permutations >= 2 / cfg.alpha)
+    clf["min_auc"], mmd["min_mmd2"] = cfg.min_auc, cfg.min_mmd2
+    clf["detected"] = bool(clf["detected"] and clf["auc"] >= cfg.min_auc)
+    significant = mmd["p_value"] <= cfg.alpha / 2 + 1e-12 and cfg.mmd_permutations >= 2 / cfg.alpha
+    mmd["detected"] = bool(significant and mmd["mmd2"] >= cfg.min_mmd2)
     return {"detected": bool(clf["detected"] or mmd["detected"]), "domain_classifier": clf, "mmd": mmd}
 
 
@@ -173,11 +191,12 @@ def mix_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
 def confidence_drift(w: Window, cfg: DriftConfig) -> dict[str, Any]:
     """The share of suggestions needing review against the out-of-fold share at training time."""
     ref_rate = float(w.reference["review_rate"][0])
-    k = int((w.confidence < w.review_threshold).sum())
+    fits_none = w.fit().fits_none if "novelty_coef" in w.reference else None  # as the reference rate counts
+    k = int(needs_review(w.confidence, fits_none, w.review_threshold).sum())
     p = float(ds.binomial_pvalues(np.array([k]), w.n, np.array([ref_rate]), "greater")[0])
     rate = k / w.n
     return {
-        "detected": bool(p < cfg.alpha and rate - ref_rate >= max(cfg.min_rate_increase, 0.25 * ref_rate)),
+        "detected": bool(p < cfg.alpha and rate - ref_rate >= max(cfg.min_review_increase, 0.5 * ref_rate)),
         "review_threshold": _r(w.review_threshold),
         "reference_review_rate": _r(ref_rate),
         "window_review_rate": _r(rate),
@@ -196,7 +215,8 @@ def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dic
     the classifier's confidence does; the rest of `alpha`); or a cluster of such contacts is larger than
     chance gives known contacts in a window of this size.
     """
-    flags, nearest, dist = novelty.misfits(w.embeddings, w.confidence, w.reference, w.review_threshold)
+    ev = w.fit()
+    flags, nearest, dist = ev.fits_none, ev.nearest, ev.distance
     ref_rate = novelty.reference_misfit_rate(w.reference, w.review_threshold)
     k = int(flags.sum())
     p = float(ds.binomial_pvalues(np.array([k]), w.n, np.array([max(ref_rate, 1e-6)]), "greater")[0])
@@ -204,10 +224,14 @@ def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dic
     by_rate = p < rate_alpha and k / w.n - ref_rate >= max(cfg.min_rate_increase, 0.25 * ref_rate)
     distance: dict[str, Any] | None = None
     if "encoder_llr" in w.reference:
-        distance = novelty.encoder_test(w.embeddings, dist, nearest, w.reference)
+        distance = novelty.encoder_test(w.embeddings, ev, w.reference)
     elif "distance_llr" in w.reference:  # a reference written before the encoder test
         distance = novelty.distance_test(dist, nearest, w.reference)
     by_distance = distance is not None and distance["p_value"] < cfg.alpha - rate_alpha
+    share = None if distance is None else distance.get("novel_share_estimate")
+    if by_distance and share is not None:  # references from before the minimum effect have no estimate
+        distance["min_novel_share"] = cfg.min_novel_share
+        by_distance = share >= cfg.min_novel_share
     min_size = cfg.min_cluster_size or novelty.min_cluster_size(w.reference, w.n)
     clusters = _clusters(w, np.nonzero(flags)[0], min_size)
     detected_by = [

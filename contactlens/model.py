@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from contactlens import artifact
+from contactlens import artifact, novelty
 from contactlens import taxonomy as taxmod
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import ModelError
@@ -145,6 +145,18 @@ class Scores:
         return self.proba.max(axis=1)
 
 
+def needs_review(confidence: np.ndarray, fits_none: np.ndarray | None, threshold: float) -> np.ndarray:
+    """The one review rule: the top confidence is below the review threshold, or the contact fits no
+    description (`novelty.evidence`). Suggest, batch, predict, the pyfunc, evaluate and drift all use it."""
+    flags = np.asarray(confidence) < threshold
+    return flags if fits_none is None else flags | np.asarray(fits_none, dtype=bool)
+
+
+def review_reasons(low_confidence: bool, fits_none: bool) -> list[str]:
+    """Why a suggestion needs review, as the review queue names it."""
+    return [r for r, hit in (("low_confidence", low_confidence), ("fits_no_description", fits_none)) if hit]
+
+
 def brief_decision(descriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A suggest answer's `descriptions` as stored or exported: [{id, confidence, sentiment label}]."""
     return [
@@ -224,6 +236,12 @@ class ContactModel:
         sent = self.sentiment_head.proba(feats) if self.sentiment_head else None
         multi = self.multilabel_head.proba(feats) if self.multilabel_head else None
         return Scores(cleaned, emb, proba, sent, multi, feats["tfidf"])
+
+    def fit_evidence(self, scores: Scores) -> novelty.Evidence | None:
+        """Whether each scored contact fits no description, and its novelty score (None: no reference)."""
+        if "centroids" not in self.reference or len(self.reference["centroids"]) != scores.proba.shape[1]:
+            return None
+        return novelty.evidence(scores.embeddings, scores.top_confidence, self.reference)
 
     def decisions(self, scores: Scores) -> list[list[tuple[str, float]]]:
         """Per text, the descriptions that apply with their confidence, most confident first.
@@ -349,6 +367,9 @@ class ContactModel:
         per_desc = self.description_sentiments(
             scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment
         )
+        ev = self.fit_evidence(scores)
+        fits_none = ev.fits_none if ev is not None else np.zeros(len(texts), dtype=bool)
+        review = needs_review(scores.top_confidence, fits_none, limit)
         out = []
         for i, row in enumerate(order):
             sentiment = self._sentiment(scores.sentiment[i]) if scores.sentiment is not None else None
@@ -359,7 +380,12 @@ class ContactModel:
                         {**self.describe(d, c), "sentiment": per_desc[i].get(d)} for d, c in decided[i]
                     ],
                     "sentiment": sentiment,
-                    "needs_review": bool(scores.proba[i, row[0]] < limit),
+                    "needs_review": bool(review[i]),
+                    "fits_no_description": bool(fits_none[i]),
+                    "novelty_score": round(float(ev.score[i]), 4) if ev is not None else None,
+                    "review_reasons": review_reasons(
+                        bool(scores.proba[i, row[0]] < limit), bool(fits_none[i])
+                    ),
                     "redacted_text": scores.cleaned[i],
                 }
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from contactlens.drift_stats import ctfidf
 from contactlens.text import tokens
 
 NEIGHBOURS = 5000  # training embeddings kept (float16) for the encoder test's nearest neighbours
+KNOWN_RATE = 0.15  # held-out known contacts allowed to fit no description (training's `novelty_known_rate`)
 QUANTILES = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 # Words that carry no topic in contact verbatims, on top of scikit-learn's English stop words.
 _EXTRA_STOP = {
@@ -84,26 +86,85 @@ def _loo_distances(
     return dist, centroids
 
 
-def tune_rule(
-    embeddings: np.ndarray, y_idx: np.ndarray, oof: np.ndarray, seed: int = 0, neighbours: int = NEIGHBOURS
-) -> dict[str, np.ndarray]:
-    """Choose the confidence and per-description distance thresholds on training data (see module doc).
+def heldout_distances(
+    embeddings: np.ndarray, y_idx: np.ndarray, n_classes: int, folds: list, bank_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances of every training contact as a new contact would see them: fitted on the other folds.
 
-    Also stores what the window-level tests need: per-description quantiles of the leave-one-out distances,
-    a likelihood-ratio table for the distance percentile, and the cluster sizes met by chance.
+    Returns the cosine distance of each row to every description centroid computed on the other folds (inf
+    for a description absent there), and to its nearest bank contact of the other folds, once among all of
+    them (a known contact) and once among those of other descriptions (as if its own did not exist).
+    Leave-one-out distances are too small: a contact's near-duplicates (one template, one customer) stay in.
+    """
+    n, dim = embeddings.shape
+    dist = np.full((n, n_classes), np.inf, dtype=np.float32)
+    nn_known, nn_novel = np.zeros(n), np.zeros(n)
+    in_bank = np.zeros(n, dtype=bool)
+    in_bank[bank_rows] = True
+    x = embeddings.astype(np.float32)
+    for train, test in folds:
+        sums = np.zeros((n_classes, dim))
+        np.add.at(sums, y_idx[train], x[train])
+        norms = np.linalg.norm(sums, axis=1)
+        centroids = (sums / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
+        d = 1.0 - x[test] @ centroids.T
+        d[:, norms == 0] = np.inf
+        dist[test] = d
+        bank = train[in_bank[train]]
+        nn_known[test] = 1.0 - _nearest_similarity(x[test], x[bank])
+        nn_novel[test] = 1.0 - _nearest_similarity(x[test], x[bank], None, y_idx[test], y_idx[bank])
+    return dist, nn_known, nn_novel
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _features(confidence: np.ndarray, u_centroid: np.ndarray, u_neighbour: np.ndarray) -> np.ndarray:
+    return np.column_stack([_logit(confidence), u_centroid, u_neighbour])
+
+
+def tune_rule(
+    embeddings: np.ndarray,
+    y_idx: np.ndarray,
+    oof: np.ndarray,
+    folds: list | None = None,
+    seed: int = 0,
+    neighbours: int = NEIGHBOURS,
+    known_rate: float = KNOWN_RATE,
+) -> dict[str, np.ndarray]:
+    """The per-contact "fits no description" score and rule, tuned on held-out training contacts.
+
+    Every training contact is scored twice, always as a contact the model did not see: as itself (a known
+    contact: out-of-fold probabilities, distances to the centroids and bank contacts of the other folds),
+    and as if its description did not exist (its class removed from the probabilities and renormalised, its
+    description's centroid and contacts removed). A logistic regression on three numbers (the log-odds of
+    the top confidence, and the percentiles of the distances to the nearest centroid and nearest training
+    contact) separates the two roles; a contact fits no description when its score is at least the one that
+    `known_rate` of known contacts reach. Also stored: what the window-level tests need (percentile tables,
+    likelihood-ratio tables with their means with and without novelty, chance cluster sizes).
 
     Args:
         embeddings: L2-normalised training embeddings.
         y_idx: class index of each row.
-        oof: out-of-fold class probabilities of each row.
+        oof: out-of-fold class probabilities of each row (from the same `folds`).
+        folds: the (train, test) folds of the out-of-fold probabilities; None: 3 plain folds.
         seed: for the random windows of the cluster-size null and the neighbour bank.
         neighbours: the most training embeddings kept as the bank of the nearest-neighbour distance.
+        known_rate: the share of held-out known contacts allowed to fit no description.
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
     n, k = oof.shape
-    dist, _ = _loo_distances(embeddings, y_idx, k)
+    rng = np.random.default_rng(seed)
+    bank_rows = np.sort(rng.permutation(n)[: min(neighbours, n)])
+    if folds is None:
+        folds = list(KFold(3, shuffle=True, random_state=seed).split(embeddings))
+    dist, nn_known, nn_novel = heldout_distances(embeddings, y_idx, k, folds, bank_rows)
     rows = np.arange(n)
     own_dist = dist[rows, y_idx]
-    # Known: as scored. Simulated novel: own class removed from the probabilities and from the centroids.
     conf_known, near_known = oof.max(axis=1), dist.argmin(axis=1)
     p_rest = oof.copy()
     p_rest[rows, y_idx] = 0.0
@@ -112,38 +173,49 @@ def tune_rule(
     d_rest[rows, y_idx] = np.inf
     near_novel = d_rest.argmin(axis=1)
     d_known, d_novel = dist[rows, near_known], d_rest[rows, near_novel]
-    conf_grid = np.unique(np.quantile(np.r_[conf_known, conf_novel], np.linspace(0.02, 0.98, 49)))
-    by_class = [own_dist[y_idx == c] if np.any(y_idx == c) else np.zeros(1) for c in range(k)]
-    best = (-np.inf, 0.0, np.zeros(k), 0.0, 0.0)
-    for q in QUANTILES:
-        theta = np.array([np.quantile(d, q) for d in by_class])
-        far_known, far_novel = d_known > theta[near_known], d_novel > theta[near_novel]
-        for t in conf_grid:
-            fpr = float(np.mean(far_known & (conf_known < t)))
-            tpr = float(np.mean(far_novel & (conf_novel < t)))
-            if tpr - fpr > best[0]:
-                best = (tpr - fpr, float(t), theta, fpr, tpr)
-    _, t, theta, fpr, tpr = best
+    ok = np.isfinite(d_known) & np.isfinite(d_novel) & np.isfinite(own_dist)
+    by_class = [own_dist[(y_idx == c) & ok] for c in range(k)]
+    by_class = [d if len(d) else own_dist[ok] for d in by_class]
     quantiles = np.stack([np.quantile(d, PERCENTILE_GRID) for d in by_class]).astype(np.float32)
     u_known = distance_percentile(d_known, near_known, quantiles)
     u_novel = distance_percentile(d_novel, near_novel, quantiles)
-    f0 = np.histogram(u_known, LLR_BINS)[0] + 1.0
-    f1 = np.histogram(u_novel, LLR_BINS)[0] + 1.0
+    nn_quantiles = np.quantile(nn_known[ok], NN_GRID).astype(np.float32)
+    v_known, v_novel = np.interp(nn_known, nn_quantiles, NN_GRID), np.interp(nn_novel, nn_quantiles, NN_GRID)
+    x = np.vstack([_features(conf_known, u_known, v_known), _features(conf_novel, u_novel, v_novel)])[
+        np.r_[ok, ok]
+    ]
+    target = np.r_[np.zeros(int(ok.sum())), np.ones(int(ok.sum()))]
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit(x, target)
+    coef, intercept = clf.coef_[0], float(clf.intercept_[0])
+    s_known = _sigmoid(_features(conf_known, u_known, v_known) @ coef + intercept)
+    s_novel = _sigmoid(_features(conf_novel, u_novel, v_novel) @ coef + intercept)
+    cut = float(np.quantile(s_known[ok], 1.0 - known_rate))
+    flags = s_known >= cut
+    f0 = np.histogram(u_known[ok], LLR_BINS)[0] + 1.0
+    f1 = np.histogram(u_novel[ok], LLR_BINS)[0] + 1.0
     llr = np.log(1 - LLR_EPS + LLR_EPS * (f1 / f1.sum()) / (f0 / f0.sum()))
-    h0 = llr[_bin(u_known)]
-    flags = (d_known > theta[near_known]) & (conf_known < t)
-    encoder = encoder_reference(embeddings, y_idx, u_known, u_novel, neighbours, seed)
+    h0 = llr[_bin(u_known[ok])]
+    encoder = encoder_reference(u_known[ok], u_novel[ok], v_known[ok], v_novel[ok])
     return {
         **encoder,
-        "novelty_confidence": np.array([t]),
-        "novelty_distance": theta.astype(np.float32),
-        "novelty_rate": np.array([fpr]),
-        "novelty_recall": np.array([tpr]),
+        "neighbour_bank": embeddings[bank_rows].astype(np.float16),
+        "neighbour_quantiles": nn_quantiles,
+        "novelty_coef": np.r_[coef, intercept].astype(np.float64),
+        "novelty_cut": np.array([cut]),
+        "novelty_confidence": np.array([float(np.quantile(conf_known[flags], 0.9)) if flags.any() else 0.0]),
+        "novelty_distance": np.array([np.quantile(d, 0.5) for d in by_class], dtype=np.float32),
+        "novelty_rate": np.array([float(flags[ok].mean())]),
+        "novelty_recall": np.array([float((s_novel[ok] >= cut).mean())]),
+        "heldout_flags": flags,
         "distance_quantiles": quantiles,
         "distance_llr": llr,
         "distance_llr_null": np.array([h0.mean(), h0.std()]),
         "cluster_null": cluster_null(embeddings, flags, cluster_threshold(embeddings, y_idx, k), seed),
     }
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 # The window-level distance test: a contact's distance to its nearest centroid as a percentile of that
@@ -217,44 +289,26 @@ def _nearest_similarity(
 
 
 def encoder_reference(
-    embeddings: np.ndarray,
-    y_idx: np.ndarray,
-    u_known: np.ndarray,
-    u_novel: np.ndarray,
-    neighbours: int = NEIGHBOURS,
-    seed: int = 0,
+    u_known: np.ndarray, u_novel: np.ndarray, v_known: np.ndarray, v_novel: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """The bank, null quantiles and likelihood-ratio table of the encoder test (see `encoder_test`).
+    """The likelihood-ratio table of the encoder test (see `encoder_test`) and its mean with and without
+    novelty.
 
-    Every training contact is scored once as known (its nearest bank neighbour other than itself: a bank
-    contact then sits among the others exactly as a new contact would) and once as novel (the bank rows of
-    its own description removed, as if the description did not exist). `u_known`/`u_novel` are its
-    centroid distance percentiles in the same two roles.
+    `u_*` are the centroid distance percentiles and `v_*` the nearest-neighbour distance percentiles of the
+    held-out training contacts, as known contacts and as if their description did not exist.
     """
-    rng = np.random.default_rng(seed)
-    n = len(embeddings)
-    bank_rows = np.sort(rng.permutation(n)[: min(neighbours, n)])
-    bank = embeddings[bank_rows].astype(np.float16)
-    bank32, bank_labels = bank.astype(np.float32), y_idx[bank_rows]
-    x = embeddings.astype(np.float32)
-    own_row = np.full(n, -1)
-    own_row[bank_rows] = np.arange(len(bank_rows))
-    d_known = 1.0 - _nearest_similarity(x, bank32, own_row)
-    d_novel = 1.0 - _nearest_similarity(x, bank32, None, y_idx, bank_labels)  # own rows are own class
-    quantiles = np.quantile(d_known, NN_GRID).astype(np.float32)
-    bins = _encoder_bins(n)
-    cell_known = _encoder_cell(np.interp(d_known, quantiles, NN_GRID), u_known, bins)
-    cell_novel = _encoder_cell(np.interp(d_novel, quantiles, NN_GRID), u_novel, bins)
+    bins = _encoder_bins(len(u_known))
+    cell_known = _encoder_cell(v_known, u_known, bins)
+    cell_novel = _encoder_cell(v_novel, u_novel, bins)
     cells = bins * bins
     f0 = np.bincount(cell_known, minlength=cells) + 0.5
     f1 = np.bincount(cell_novel, minlength=cells) + 0.5
     llr = np.log(1 - LLR_EPS + LLR_EPS * (f1 / f1.sum()) / (f0 / f0.sum()))
-    h0 = llr[cell_known]
+    h0, h1 = llr[cell_known], llr[cell_novel]
     return {
-        "neighbour_bank": bank,
-        "neighbour_quantiles": quantiles,
         "encoder_llr": llr.astype(np.float64),
         "encoder_llr_null": np.array([h0.mean(), h0.std()]),
+        "encoder_llr_novel_mean": np.array([h1.mean()]),
     }
 
 
@@ -271,33 +325,98 @@ def _encoder_cell(u_neighbour: np.ndarray, u_centroid: np.ndarray, bins: int) ->
     return a * bins + b
 
 
-def encoder_test(
-    embeddings: np.ndarray, d: np.ndarray, nearest: np.ndarray, reference: dict[str, np.ndarray]
-) -> dict[str, Any]:
+_BANKS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _bank32(reference: dict[str, np.ndarray]) -> np.ndarray:
+    """The neighbour bank as float32, converted once per loaded reference (it is stored as float16)."""
+    bank = reference["neighbour_bank"]
+    cached = _BANKS.get(id(bank))
+    if cached is None or cached[0] is not bank:
+        cached = (bank, bank.astype(np.float32))
+        _BANKS[id(bank)] = cached  # holds `bank`, so its id is not reused while cached
+    return cached[1]
+
+
+@dataclass
+class Evidence:
+    """Per contact: the nearest description centroid, the distances and the "fits no description" rule."""
+
+    nearest: np.ndarray  # index of the nearest centroid
+    distance: np.ndarray  # cosine distance to it
+    centroid_percentile: np.ndarray  # that distance among its description's held-out distances (0-1)
+    neighbour_percentile: np.ndarray | None  # distance to the nearest bank contact, likewise
+    score: np.ndarray  # the novelty score (0-1); the confidence alone for references without one
+    fits_none: np.ndarray  # bool: fits no description
+
+
+def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str, np.ndarray]) -> Evidence:
+    """The novelty evidence of scored contacts: two matrix products on embeddings the model already has.
+
+    References written before the held-out rule fall back to the older two-threshold rule (confidence low
+    and distance to the nearest centroid high), or to the 95th-percentile spreads with no tuned rule.
+    """
+    x = embeddings.astype(np.float32, copy=False)
+    dist = 1.0 - x @ reference["centroids"].T
+    nearest = dist.argmin(axis=1)
+    d = dist[np.arange(len(nearest)), nearest]
+    u_c = (
+        distance_percentile(d, nearest, reference["distance_quantiles"])
+        if "distance_quantiles" in reference
+        else np.zeros(len(d))
+    )
+    if "novelty_coef" in reference:
+        v = np.interp(
+            1.0 - _nearest_similarity(x, _bank32(reference)), reference["neighbour_quantiles"], NN_GRID
+        )
+        coef = reference["novelty_coef"]
+        score = _sigmoid(_features(confidence, u_c, v) @ coef[:-1] + coef[-1])
+        return Evidence(nearest, d, u_c, v, score, score >= float(reference["novelty_cut"][0]))
+    if "novelty_distance" in reference:
+        t, theta = float(reference["novelty_confidence"][0]), reference["novelty_distance"]
+    else:
+        t, theta = float(reference.get("review_threshold", [0.5])[0]), reference["spreads"][:, 1]
+    return Evidence(nearest, d, u_c, None, 1.0 - confidence, (confidence < t) & (d > theta[nearest]))
+
+
+def encoder_test(embeddings: np.ndarray, ev: Evidence, reference: dict[str, np.ndarray]) -> dict[str, Any]:
     """One-sided test that a window holds contacts farther from the known ones than known contacts are.
 
-    Each contact gets two percentiles among leave-one-out training distances: of its distance to the nearest
+    Each contact gets two percentiles among held-out training distances: of its distance to the nearest
     training contact in the stored bank, and of its distance to the nearest description centroid. The
-    statistic sums the log likelihood ratio of the pair (novel against known, as simulated on the training
-    data with each description removed in turn, tuned to a window with `LLR_EPS` novel contacts); its mean
-    and spread under no novelty come from the training contacts, so the z-score is standard normal on a
-    window of known contacts whatever the classifier's confidence does.
+    statistic sums the log likelihood ratio of the pair (novel against known, as simulated on held-out
+    training contacts with their own description removed, tuned to a window with `LLR_EPS` novel contacts);
+    its mean and spread under no novelty come from the held-out training contacts, so the z-score is
+    standard normal on a window of known contacts whatever the classifier's confidence does.
+
+    The effect size, `novel_share_estimate`, reads the mean log likelihood ratio as a share of novel
+    contacts: 0 at the known contacts' mean, 1 at the simulated novel contacts' mean.
     """
-    bank = reference["neighbour_bank"].astype(np.float32)
-    d_nn = 1.0 - _nearest_similarity(embeddings.astype(np.float32), bank)
-    u_nn = np.interp(d_nn, reference["neighbour_quantiles"], NN_GRID)
-    u_c = distance_percentile(d, nearest, reference["distance_quantiles"])
+    if ev.neighbour_percentile is not None:
+        u_nn = ev.neighbour_percentile
+    else:  # a reference written before the held-out rule
+        bank = reference["neighbour_bank"].astype(np.float32)
+        u_nn = np.interp(
+            1.0 - _nearest_similarity(embeddings.astype(np.float32), bank),
+            reference["neighbour_quantiles"],
+            NN_GRID,
+        )
+    u_c = ev.centroid_percentile
     llr = reference["encoder_llr"]
     h = llr[_encoder_cell(u_nn, u_c, int(round(np.sqrt(len(llr)))))]
     mean, sd = reference["encoder_llr_null"]
     z = float((h.sum() - len(h) * mean) / (np.sqrt(len(h)) * max(sd, 1e-9)))
-    return {
+    out = {
         "method": "nearest training contact and nearest centroid, likelihood ratio",
         "z": round(z, 3),
         "p_value": float(stats.norm.sf(z)),
         "mean_percentile": round(float(u_nn.mean()), 4),
         "mean_centroid_percentile": round(float(u_c.mean()), 4),
     }
+    if "encoder_llr_novel_mean" in reference:
+        span = float(reference["encoder_llr_novel_mean"][0]) - mean
+        out["novel_share_estimate"] = round(float((h.mean() - mean) / span), 4) if span > 0 else None
+    return out
 
 
 NULL_SIZES = (250, 500, 1000, 2000, 4000, 8000)
@@ -355,19 +474,9 @@ def cluster_threshold(embeddings: np.ndarray, y_idx: np.ndarray, n_classes: int)
 def misfits(
     embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str, np.ndarray], review_threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which contacts fit no description, with their nearest centroid and distance to it.
-
-    References written before the rule was tuned fall back to the review threshold and the 95th-percentile
-    spread of each description.
-    """
-    dist = 1.0 - embeddings @ reference["centroids"].T
-    nearest = dist.argmin(axis=1)
-    d = dist[np.arange(len(nearest)), nearest]
-    if "novelty_distance" in reference:
-        t, theta = float(reference["novelty_confidence"][0]), reference["novelty_distance"]
-    else:
-        t, theta = review_threshold, reference["spreads"][:, 1]
-    return (confidence < t) & (d > theta[nearest]), nearest, d
+    """Which contacts fit no description, with their nearest centroid and distance to it (see `evidence`)."""
+    ev = evidence(embeddings, confidence, {"review_threshold": np.array([review_threshold]), **reference})
+    return ev.fits_none, ev.nearest, ev.distance
 
 
 def reference_misfit_rate(reference: dict[str, np.ndarray], review_threshold: float) -> float:

@@ -111,6 +111,8 @@ def predict_frame(model: ContactModel, texts: list[str], top_k: int = DEFAULT_TO
                 "confidence": float(best["confidence"]),
                 "group": best["group"],
                 "needs_review": bool(s["needs_review"]),
+                "fits_no_description": bool(s["fits_no_description"]),
+                "novelty_score": float(s["novelty_score"]),
                 "sentiment": s["sentiment"]["label"] if s["sentiment"] else None,
                 "suggestions": s["suggestions"],  # {id, name, group, group_id, owner, confidence}
                 # The descriptions that apply, each with its sentiment (the `descriptions` of suggest).
@@ -140,6 +142,8 @@ def output_schema():  # noqa: ANN201 - mlflow.types.Schema, imported lazily
             ColSpec("double", "confidence"),
             ColSpec("string", "group"),
             ColSpec("boolean", "needs_review"),
+            ColSpec("boolean", "fits_no_description"),
+            ColSpec("double", "novelty_score"),
             ColSpec("string", "sentiment", required=False),
             ColSpec(Array(suggestion), "suggestions"),
             ColSpec(Array(decision), "descriptions"),

@@ -62,6 +62,7 @@ def record_decision(
     *,
     note: str | None = None,
     override: bool = False,
+    no_description_fits: bool = False,
     owners: dict[str, str] | None = None,
     rescore: Rescorer | None = None,
     now: datetime | None = None,
@@ -70,6 +71,8 @@ def record_decision(
 
     Args:
         chosen: validated descriptions (see `service.deps.check_descriptions`).
+        no_description_fits: the reviewer says no description fits (the chosen one is the nearest): evidence
+            for the drift report's new descriptions, never a training label.
         owners: description id -> owner team; the contact's current owner follows its new primary.
         rescore: scores the sentiment of a new primary the reviewer gave none (a decision that changes the
             description must not keep the old description's sentiment).
@@ -99,6 +102,7 @@ def record_decision(
         descriptions=[{"id": d, "sentiment": s} for d, _, s in chosen],
         note=note,
         override=override,
+        no_description_fits=no_description_fits,
     )
     session.add(decision)
     set_descriptions(contact, CURRENT, _sentiments(contact, list(chosen), rescore))

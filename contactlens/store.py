@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
+    false,
     inspect,
     text,
 )
@@ -91,6 +92,8 @@ class Suggestion(Base):
     # The model's multi-label decision, [{id, confidence, sentiment}] (sentiment a label or null); null when
     # the model gave none (stored before it did).
     descriptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # The contact fit no description (novelty rule); null on rows stored before migration 0013.
+    fits_no_description: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class Contact(Base):
@@ -199,6 +202,8 @@ class ReviewDecision(Base):
     # decisions recorded before migration 0002 or by code that sets only the primary: read it with
     # `decided_descriptions`.
     descriptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # The reviewer found no description that fits: drift evidence, never a training label.
+    no_description_fits: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     item: Mapped[ReviewItem] = relationship(back_populates="decisions")
 

@@ -65,6 +65,7 @@ def item_public(item: ReviewItem) -> dict[str, Any]:
                 "descriptions": decided_descriptions(d),
                 "note": d.note,
                 "override": d.override,
+                "no_description_fits": bool(d.no_description_fits),
             }
             for d in item.decisions
         ],

@@ -138,6 +138,7 @@ def decide_item(
             reviewer,
             note=body.note,
             override=body.override,
+            no_description_fits=body.no_description_fits,
             owners=owners(model.taxonomy),
             rescore=reviews.rescorer(model),
         )

@@ -129,7 +129,19 @@ class SuggestResponse(BaseModel):
         "(a single-label model gives its top suggestion alone).",
     )
     sentiment: SentimentPublic | None
-    needs_review: bool
+    needs_review: bool = Field(
+        description="True when the top confidence is below the review threshold or the contact fits no "
+        "description."
+    )
+    fits_no_description: bool = Field(
+        False, description="The contact is unlike the training contacts of every description (novelty rule)."
+    )
+    novelty_score: float | None = Field(
+        None, description="0-1: how unlike every description the contact is; null without a drift reference."
+    )
+    review_reasons: list[str] = Field(
+        default_factory=list, description="Why it needs review: low_confidence, fits_no_description."
+    )
     redacted_text: str
     model_version: str
     taxonomy_version: str
@@ -215,6 +227,11 @@ class ContactPage(BaseModel):
 
 class ReviewDecisionCreate(Labelled):
     note: str | None = Field(None, max_length=2000)
+    no_description_fits: bool = Field(
+        False,
+        description="No description of the taxonomy fits this contact (the chosen one is the nearest). Kept "
+        "as evidence for the drift report's new descriptions, never used as a training label.",
+    )
     override: bool = Field(False, description="Replace an earlier decision (both stay in the audit trail).")
 
 
@@ -227,6 +244,7 @@ class ReviewDecisionPublic(BaseModel):
     descriptions: list[DescriptionLabel] = Field(description="Every description chosen, primary first.")
     note: str | None
     override: bool
+    no_description_fits: bool = False
 
 
 class ReviewCommentCreate(Strict):

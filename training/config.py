@@ -42,6 +42,9 @@ class TrainConfig(BaseModel):
     encoder_precision: Literal["fp32", "int8"] = Field(
         "fp32", description="int8: the encoder's MatMul weights quantised (about 2x faster on CPU)."
     )
+    novelty_known_rate: float = Field(
+        0.15, gt=0.0, lt=0.5, description="Held-out known contacts the 'fits no description' rule may flag."
+    )
     tfidf: TfidfConfig = TfidfConfig()
     min_examples: int = Field(2, ge=1, description="Fewest rows a description needs (any position).")
     description: HeadConfig

@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from contactlens import data as datamod
-from contactlens.model import ContactModel, Scores
+from contactlens.model import ContactModel, Scores, needs_review
 from contactlens.taxonomy import Taxonomy
 
 
@@ -211,9 +211,16 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
     pred = np.asarray(model.classes)[scores.proba.argmax(axis=1)]
     correct = pred == np.asarray(y)
     out["review_threshold"] = model.review_threshold
-    out["review_rate"] = float((scores.top_confidence < model.review_threshold).mean())
-    accepted = scores.top_confidence >= model.review_threshold
+    ev = model.fit_evidence(scores)
+    fits_none = ev.fits_none if ev is not None else None
+    review = needs_review(scores.top_confidence, fits_none, model.review_threshold)
+    out["review_rate"] = float(review.mean())
+    out["fits_no_description_rate"] = float(fits_none.mean()) if fits_none is not None else None
+    accepted = ~review
     out["accuracy_when_not_reviewed"] = float(correct[accepted].mean()) if accepted.any() else None
+    out["accuracy_when_not_reviewed_target"] = float(
+        model.metadata.get("config", {}).get("target_accuracy", 0.97)
+    )
     short = frame["text"].str.split().str.len() <= 5
     if short.any():
         out["slice_short_texts"] = {

@@ -104,6 +104,8 @@ def latest_decisions(engine: Engine, since: datetime | None = None) -> pd.DataFr
         .join(ReviewItem, ReviewItem.id == ReviewDecision.review_item_id)
         .join(Contact, Contact.id == ReviewItem.contact_id)
         .where(ReviewDecision.id.in_(latest))
+        # "No description fits" is drift evidence (a new description is needed), never a training label.
+        .where(ReviewDecision.no_description_fits.is_not(True))
         .order_by(ReviewDecision.id)
     )
     if since is not None:

@@ -25,7 +25,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import KFold
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import MultiLabelBinarizer
@@ -49,6 +49,7 @@ from training.evaluate import (
     threshold_for_accuracy,
 )
 from training.export import export_encoder, quantize_encoder
+from training.folds import grouped_folds, near_duplicate_groups
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,16 @@ def _choose_members(
     return members, oofs, chosen
 
 
+def head_folds(y_idx: np.ndarray, groups: np.ndarray | None, train_cfg: TrainConfig) -> list:
+    """The cross-validation folds of a head: stratified, grouped when `groups` is given.
+
+    At least 2 folds; with a class rarer than that (a description that is mostly secondary in multi-label
+    data) a fold may lack it, and it gets probability 0 there.
+    """
+    n_folds = int(max(2, min(train_cfg.cv_folds, np.bincount(y_idx).min())))
+    return grouped_folds(y_idx, groups, n_folds, train_cfg.seed)
+
+
 def fit_head(
     features: dict[str, Any],
     labels: np.ndarray,
@@ -230,18 +241,11 @@ def fit_head(
 ) -> tuple[Head, np.ndarray, dict[str, Any]]:
     """Fit an ensemble head; returns it, its out-of-fold calibrated probabilities and the choices made.
 
-    `groups` keeps samples of one contact (its clauses) in one fold.
+    `groups` keeps samples of one contact (its clauses), or near-duplicate contacts, in one fold.
     """
     classes, y_idx = np.unique(labels, return_inverse=True)
-    # At least 2 folds; with a class rarer than that (a description that is mostly secondary in multi-label
-    # data) a fold may lack it, and it gets probability 0 there.
-    n_folds = int(max(2, min(train_cfg.cv_folds, np.bincount(y_idx).min())))
-    splitter: Any = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=train_cfg.seed)
-    if groups is not None:
-        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=train_cfg.seed)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The least populated class")
-        folds = list(splitter.split(np.zeros(len(labels)), y_idx, groups))
+    folds = head_folds(y_idx, groups, train_cfg)
+    n_folds = len(folds)
     members, oofs, chosen = _choose_members(
         features, y_idx, folds, len(classes), cfg, train_cfg, desc, LogisticRegression, _nll
     )
@@ -378,11 +382,13 @@ def build_reference(
     cfg: TrainConfig,
     oof: np.ndarray | None = None,
     cleaned: list[str] | None = None,
+    folds: list | None = None,
 ) -> dict[str, np.ndarray]:
     """Statistics drift checks compare a window of contacts against.
 
     With the out-of-fold probabilities and the cleaned texts, also the confusion matrix, the tuned
-    "fits no description" rule and the word counts that drift's novelty and merge checks use.
+    "fits no description" rule and the word counts that drift's novelty and merge checks use. `folds` are
+    those of the out-of-fold probabilities: every statistic is then measured on contacts held out of them.
     """
     classes, y_idx = np.unique(labels, return_inverse=True)
     centroids = np.zeros((len(classes), embeddings.shape[1]), dtype=np.float32)
@@ -396,10 +402,15 @@ def build_reference(
     rng = np.random.default_rng(cfg.seed)
     take = rng.permutation(len(embeddings))[: cfg.reference_sample]
     extras: dict[str, np.ndarray] = {}
+    review = oof_conf < threshold
     if cleaned is not None:  # the explanations' bank: cleaned, so redacted, as served suggestions show text
         extras["sample_texts"] = np.asarray(cleaned, dtype=str)[take]
     if oof is not None and cleaned is not None:
-        extras |= reference_extras(embeddings, y_idx, oof, cleaned, cfg.seed)
+        extras |= reference_extras(
+            embeddings, y_idx, oof, cleaned, cfg.seed, folds=folds, known_rate=cfg.novelty_known_rate
+        )
+        # The held-out contacts the rule says fit no description also need review (`model.needs_review`).
+        review = review | extras.pop("heldout_flags")
     return {
         **extras,
         "classes": classes.astype(str),
@@ -410,7 +421,7 @@ def build_reference(
         "sample_labels": labels[take].astype(str),
         "sample_confidence": oof_conf[take].astype(np.float32),
         "oof_confidence": oof_conf.astype(np.float32),
-        "review_rate": np.array([float((oof_conf < threshold).mean())]),
+        "review_rate": np.array([float(review.mean())]),
     }
 
 
@@ -446,7 +457,13 @@ def train(
     vectorizer = make_vectorizer(cfg.tfidf)
     features = {"embedding": embeddings, "tfidf": vectorizer.fit_transform(cleaned).tocsr()}
     labels = frame["description"].to_numpy(dtype=str)
-    desc_head, oof, desc_info = fit_head(features, labels, cfg.description, cfg, "descriptions")
+    # Near-duplicates share a fold, so that out-of-fold figures (the review threshold above all) hold on
+    # new contacts: see training/folds.py.
+    groups, similarity = near_duplicate_groups(cleaned, embeddings)
+    desc_head, oof, desc_info = fit_head(features, labels, cfg.description, cfg, "descriptions", groups)
+    desc_info["near_duplicate_similarity"] = similarity
+    desc_info["groups"] = int(len(np.unique(groups)))
+    folds = head_folds(np.unique(labels, return_inverse=True)[1], groups, cfg)
     conf = oof.max(axis=1)
     correct = desc_head.classes[oof.argmax(axis=1)] == labels
     threshold, coverage = threshold_for_accuracy(conf, correct, cfg.target_accuracy)
@@ -497,7 +514,9 @@ def train(
         "metrics": {"validation": validation},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
-    reference = build_reference(embeddings, labels, conf, threshold, cfg, oof=oof, cleaned=cleaned)
+    reference = build_reference(
+        embeddings, labels, conf, threshold, cfg, oof=oof, cleaned=cleaned, folds=folds
+    )
     model.sentiment_head, model.metadata, model.reference = sent_head, metadata, reference
     model.save(out_dir)
     return model, frame, oof

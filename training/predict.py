@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from contactlens.data import FORMATS, format_labels, iter_raw_chunks
 from contactlens.errors import DataError
-from contactlens.model import ContactModel
+from contactlens.model import ContactModel, needs_review
 
 
 def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: int) -> pd.DataFrame:
@@ -29,7 +29,11 @@ def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: 
         out[f"top{k + 1}_label"] = [raw[c] for c in classes[order[:, k]]]
         out[f"top{k + 1}_confidence"] = np.round(scores.proba[np.arange(len(texts)), order[:, k]], 4)
     empty = np.array([not t.strip() for t in texts])
-    out["needs_review"] = (scores.top_confidence < model.review_threshold) | empty
+    ev = model.fit_evidence(scores)
+    fits_none = ev.fits_none if ev is not None else None
+    out["needs_review"] = needs_review(scores.top_confidence, fits_none, model.review_threshold) | empty
+    out["fits_no_description"] = fits_none if fits_none is not None else False
+    out["novelty_score"] = np.round(ev.score, 4) if ev is not None else np.nan
     if scores.sentiment is not None and model.sentiment_head is not None:
         out["sentiment_pred"] = np.asarray(model.sentiment_head.classes)[scores.sentiment.argmax(axis=1)]
         out["sentiment_confidence"] = np.round(scores.sentiment.max(axis=1), 4)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import func, select
 
+from contactlens.model import review_reasons as suggestion_reasons
 from contactlens.reports import date_range, to_utc
 from contactlens.routing import owners
 from contactlens.store import (
@@ -23,7 +24,15 @@ from contactlens.store import (
 from contactlens.text import clean
 from service.auth import Logger, Reader, Reviewer
 from service.common import contact_public
-from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
+from service.deps import (
+    ModelDep,
+    SessionDep,
+    SettingsDep,
+    check_descriptions,
+    check_lengths,
+    invalid,
+    review_threshold,
+)
 from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
 
 log = logging.getLogger(__name__)
@@ -42,7 +51,8 @@ def log_contact(
 ) -> Any:
     """Log a contact with one description (`description`) or several (`descriptions`, primary first).
 
-    It joins the review queue (reasons, comma-separated) when its suggestion was doubtful (`low_confidence`),
+    It joins the review queue (reasons, comma-separated) when its suggestion was doubtful (`low_confidence`,
+    or `fits_no_description` when the contact was unlike every description),
     when the primary is not the top suggestion (`disagreement`), or, for a contact logged with several
     descriptions, when the model's multi-label decision was stored with its suggestion and is not the same
     set of descriptions (`descriptions_differ`: order and sentiments aside). A contact logged with one
@@ -67,7 +77,7 @@ def log_contact(
         set_descriptions(contact, LOGGED, chosen)
         set_descriptions(contact, CURRENT, chosen)
         session.add(contact)
-        reasons = review_reasons(suggestion, [did for did, _, _ in chosen])
+        reasons = review_reasons(suggestion, [did for did, _, _ in chosen], review_threshold(model, settings))
         if reasons:
             contact.review = ReviewItem(reason=",".join(reasons))
         session.flush()
@@ -207,12 +217,18 @@ def _suggestion(session: SessionDep, suggestion_id: str | None, writer: Any = No
     return suggestion
 
 
-def review_reasons(suggestion: Suggestion | None, description_ids: list[str]) -> list[str]:
+def review_reasons(
+    suggestion: Suggestion | None, description_ids: list[str], threshold: float = 1.0
+) -> list[str]:
     """Why a contact needs a reviewer: a doubtful suggestion, one the person logging it did not follow, or
     a set of descriptions the model's multi-label decision does not share (see `log_contact`)."""
     if suggestion is None:
         return []
-    reasons = ["low_confidence"] if suggestion.needs_review else []
+    # A suggestion needs review for low confidence, for fitting no description (`fits_no_description`), or
+    # both (`model.needs_review`); `threshold` tells them apart when the contact also fits no description.
+    fits_none = bool(suggestion.fits_no_description)
+    low = suggestion.needs_review and (not fits_none or suggestion.top1_confidence < threshold)
+    reasons = suggestion_reasons(low, fits_none)
     if suggestion.top1_id != description_ids[0]:
         reasons.append("disagreement")
     decided = suggestion.descriptions

@@ -42,16 +42,34 @@ def drift(
         frame,
         store_corrections=_corrections(session, from_, to),
         config=DriftConfig(max_contacts=5000),
+        no_fit_rows=_no_fit(session, from_, to),
     )
 
 
-def _corrections(session: Any, from_: Any, to: Any) -> list[tuple[str, str]]:
-    """(top suggestion, latest decision) of reviewed contacts; agreements count too (the denominator)."""
-    latest = (
+def _latest_decisions() -> Any:
+    return (
         select(ReviewDecision.review_item_id, func.max(ReviewDecision.id).label("id"))
         .group_by(ReviewDecision.review_item_id)
         .subquery()
     )
+
+
+def _no_fit(session: Any, from_: Any, to: Any) -> set[int]:
+    """Contacts whose latest review decision says no description fits (evidence for new descriptions)."""
+    latest = _latest_decisions()
+    stmt = (
+        select(Contact.id)
+        .join(ReviewItem, ReviewItem.contact_id == Contact.id)
+        .join(latest, latest.c.review_item_id == ReviewItem.id)
+        .join(ReviewDecision, ReviewDecision.id == latest.c.id)
+        .where(ReviewDecision.no_description_fits.is_(True))
+    )
+    return {int(i) for (i,) in session.execute(date_range(stmt, from_, to)).all()}
+
+
+def _corrections(session: Any, from_: Any, to: Any) -> list[tuple[str, str]]:
+    """(top suggestion, latest decision) of reviewed contacts; agreements count too (the denominator)."""
+    latest = _latest_decisions()
     stmt = (
         select(Suggestion.top1_id, ReviewDecision.description_id)
         .select_from(Contact)
@@ -59,5 +77,6 @@ def _corrections(session: Any, from_: Any, to: Any) -> list[tuple[str, str]]:
         .join(ReviewItem, (ReviewItem.contact_id == Contact.id) & (ReviewItem.status == DECIDED))
         .join(latest, latest.c.review_item_id == ReviewItem.id)
         .join(ReviewDecision, ReviewDecision.id == latest.c.id)
+        .where(ReviewDecision.no_description_fits.is_not(True))  # the nearest description, not a correction
     )
     return [(s, d) for s, d in session.execute(date_range(stmt, from_, to)).all()]

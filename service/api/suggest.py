@@ -115,6 +115,7 @@ def _row(model: ContactModel, result: dict[str, Any], channel: str | None) -> di
         "ranked": ranked,
         "sentiment": sentiment["label"] if sentiment else None,
         "needs_review": result["needs_review"],
+        "fits_no_description": result.get("fits_no_description", False),
         # None (stored as null) for a model answer without a decision
         "descriptions": brief_decision(result["descriptions"]) if "descriptions" in result else None,
     }

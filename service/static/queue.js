@@ -369,6 +369,12 @@
     } else if (e.key === "n") {
       e.preventDefault();
       current.querySelector("input.note").focus();
+    } else if (e.key === "x") {
+      // "No description fits": ticked, then the note explains; the chosen description is the nearest one.
+      e.preventDefault();
+      const box = current.querySelector("input.nofit");
+      box.checked = !box.checked;
+      if (box.checked) current.querySelector("input.note").focus();
     }
   });
 

@@ -333,6 +333,7 @@ def review_decide(
     also: Annotated[list[str] | None, Form()] = None,
     note: Annotated[str, Form()] = "",
     override: Annotated[str, Form()] = "",
+    nofit: Annotated[str, Form()] = "",
     csrf: Annotated[str | None, Form()] = None,
     x_csrf_token: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -358,6 +359,7 @@ def review_decide(
     with request.app.state.sessions() as session:
         try:
             fields: dict[str, Any] = {"note": note.strip() or None, "override": wanted}
+            fields["no_description_fits"] = nofit.lower() in ("1", "true", "on", "yes")
             if secondary:
                 first = {"id": primary, "sentiment": sentiment.strip() or None}
                 fields["descriptions"] = [first, *secondary]

@@ -35,6 +35,7 @@ REASONS = {
     "low_confidence": "low confidence",
     "disagreement": "logged differently from the top suggestion",
     "descriptions_differ": "logged descriptions differ from the model's decision",
+    "fits_no_description": "fits no description (unlike every description the model knows)",
 }
 
 

@@ -34,7 +34,8 @@ def test_pending_first_then_oldest_first(queued) -> None:
     client, contact_ids = queued
     items = queue(client)["items"]
     assert [i["contact"]["id"] for i in items] == contact_ids  # queued in logging order
-    assert all(i["status"] == "pending" and i["reason"] == "low_confidence" for i in items)
+    # Each is queued for low confidence; a contact may also fit no description (issue 13).
+    assert all(i["status"] == "pending" and i["reason"].startswith("low_confidence") for i in items)
     assert len(items[0]["suggestions"]) >= 3 and items[0]["decisions"] == []
     first = items[0]["id"]
     r = client.post(f"/v1/review/{first}", json={"description": "late_delivery"}, headers=REVIEWER)

@@ -202,16 +202,15 @@ def test_encoder_test_is_calibrated_on_known_contacts_and_finds_a_diffuse_new_sh
     ref = {"centroids": centroids, **rule}
 
     def z(rows: np.ndarray) -> float:
-        dist = 1.0 - emb[rows] @ centroids.T
-        nearest = dist.argmin(axis=1)
-        d = dist[np.arange(len(rows)), nearest]
-        return float(novelty.encoder_test(emb[rows], d, nearest, ref)["z"])
+        ev = novelty.evidence(emb[rows], proba[rows].max(axis=1), ref)
+        return float(novelty.encoder_test(emb[rows], ev, ref)["z"])
 
     rng = np.random.default_rng(3)
     held_out = np.nonzero((y < 8) & ~train)[0]  # known classes, never seen in training
     unseen = np.nonzero(y >= 8)[0]
     calm = [z(rng.choice(held_out, 200, replace=False)) for _ in range(30)]
-    assert abs(np.mean(calm)) < 1.0 and max(calm) < 2.6
+    # Held-out references (issue 13) make known windows score a little below zero: conservative, never above.
+    assert -2.0 < np.mean(calm) < 1.0 and max(calm) < 2.6
     mixed = [
         z(np.r_[rng.choice(held_out, 140, replace=False), rng.choice(unseen, 60, replace=False)])
         for _ in range(30)
