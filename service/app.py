@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from contactlens import redaction
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
@@ -80,18 +82,38 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             state.engine.dispose()
             raise
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
+    if not settings.store_raw_text:  # load Presidio + spaCy NER (seconds) beside serving, not in the way
+        threading.Thread(target=redaction.warm_up, name="redaction-warm-up", daemon=True).start()
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
     poller = None
     if settings.reload_poll_seconds > 0 and settings.resolved_model_uri.startswith("models:/"):
         poller = asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds))
+    purger = asyncio.create_task(_purge_daily(app)) if settings.purge_daily else None
     try:
         yield
     finally:
-        if poller is not None:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+        for task in (poller, purger):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         state.engine.dispose()
+
+
+async def _purge_daily(app: FastAPI, every_seconds: float = 3600.0) -> None:
+    """Hourly, try the daily purge; `scheduled_purge` lets one worker of several run it each day."""
+    from contactlens.retention import scheduled_purge
+
+    while True:
+        try:
+            counts = await run_in_threadpool(
+                scheduled_purge, app.state.sessions, app.state.settings.retention_days
+            )
+            if counts is not None:
+                log.info("daily purge: %s", counts)
+        except SQLAlchemyError as exc:  # the database may be down for a while: try again next hour
+            log.warning("daily purge failed: %s", short_error(exc))
+        await asyncio.sleep(every_seconds)
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:

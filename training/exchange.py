@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from contactlens.data import SENTIMENTS, parse_labels
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
+from contactlens.redaction import clean_full
 from contactlens.store import (
     CURRENT,
     DECIDED,
@@ -367,7 +368,7 @@ def write_decisions(
                 skipped.append(item.id)
                 continue
             item.status, item.decided_by, item.decided_at = DECIDED, lab.reviewer, now
-            note = lab.note or f"imported from {source.name}"
+            note = clean_full(lab.note) if lab.note.strip() else f"imported from {source.name}"
             chosen = [(lab.description, lab.sentiment)] + lab.others
             session.add(
                 ReviewDecision(

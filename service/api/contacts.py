@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import Select, func, select
 
+from contactlens import retention
+from contactlens.redaction import clean_full
 from contactlens.store import (
     CURRENT,
     LOGGED,
@@ -18,10 +20,17 @@ from contactlens.store import (
     set_descriptions,
     utcnow,
 )
-from contactlens.text import clean
-from service.auth import Logger, Reader
+from service.auth import Analyst, Logger, Reader
 from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
-from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
+from service.schemas import (
+    Channel,
+    ContactCreate,
+    ContactPage,
+    ContactPublic,
+    DateBound,
+    ErasurePublic,
+    Sentiment,
+)
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -43,7 +52,7 @@ def log_contact(
     with session.begin():
         suggestion = _suggestion(session, body.suggestion_id)
         contact = Contact(
-            text=body.text if settings.store_raw_text else clean(body.text),
+            text=body.text if settings.store_raw_text else clean_full(body.text),
             text_redacted=not settings.store_raw_text,
             channel=body.channel,
             site=body.site,
@@ -118,6 +127,16 @@ def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
     if contact is None:
         raise HTTPException(404, f"no contact with id {contact_id}")
     return contact_public(contact)
+
+
+@router.delete("/{contact_id}", response_model=ErasurePublic)
+def erase_contact(contact_id: int, session: SessionDep, who: Analyst) -> Any:
+    """Erase one contact and what derives from it (right to erasure); an audit record says who and when."""
+    with session.begin():
+        counts = retention.erase_contact(session, contact_id, who.name)
+    if counts is None:
+        raise HTTPException(404, f"no contact with id {contact_id}")
+    return {"contact_id": contact_id, "deleted": counts}
 
 
 # ------------------------------------------------------------------------------------------------ helpers

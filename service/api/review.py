@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from contactlens.model import ContactModel
+from contactlens.redaction import clean_full
 from contactlens.store import (
     CURRENT,
     DECIDED,
@@ -116,7 +117,7 @@ def record_decision(
             description_id=did,
             sentiment=sentiment,
             descriptions=[{"id": d, "sentiment": s} for d, _, s in chosen],
-            note=body.note,
+            note=clean_full(body.note) if body.note else None,  # stored, so fully redacted
             override=body.override,
         )
         session.add(decision)

@@ -39,7 +39,7 @@ def test_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> None:
     upgrade(engine)  # a second start-up is a no-op
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
 
 
 def test_migrations_downgrade_to_empty(engine: sa.Engine) -> None:
