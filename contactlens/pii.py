@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from contactlens import pii_names
+
 __all__ = [
     "ENTITIES",
     "PLACEHOLDERS",
@@ -202,9 +204,7 @@ _NINO_BAD = frozenset(["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"])
 _NINO_WORD_RE = re.compile(r"\b(?:n\.?i\.?|national\s+insurance|nino|nat\s*ins)\b", _F)
 _NHS_RE = re.compile(r"(?<![\w.,/£$-])\d{3}([ -]?)\d{3}\1\d{4}(?![\w/-]|[.,]\d)", _F)
 _NHS_WORD_RE = re.compile(r"\bnhs\b", _F)
-_PASSPORT_RE = re.compile(
-    r"\b(?P<kw>passport)(?:\s*(?:number|no\b\.?|num))?\s*(?:is\s+)?[:#]?\s*(?P<v>[a-z]{0,2}\d{7,9})\b", _F
-)
+_PASSPORT_RE = re.compile(r"\bpassport\b[^\d\n]{0,25}?(?P<v>(?:[a-z]{2})?\d{7,9})\b", _F)
 _LICENCE_RE = re.compile(
     r"(?<![a-z0-9])[a-z9]{5} ?\d(?:0[1-9]|1[0-2]|5[1-9]|6[0-2])(?:0[1-9]|[12]\d|3[01])\d ?[a-z9]{2}"
     r"[a-z0-9][a-z]{2}(?: ?\d{2})?(?![a-z0-9])",
@@ -241,39 +241,6 @@ _ADDRESS_RE = re.compile(
     rf"(?P<s>(?:{_STREET_WORD}\s+){{1,3}}{_STREET_TYPES})\b",
     _F,
 )
-# Names a rule can see without NER: after a title, "my name is", in a fax/email header, after "called".
-_CAP = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
-_CAP_NAME = rf"{_CAP}(?:\s+{_CAP}){{0,2}}"
-_LOW_NAME = r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?"
-_NAME_RES = (
-    re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+(?P<n>{_CAP}(?:\s+{_CAP})?)"),
-    re.compile(rf"(?P<n>{_CAP}\s+{_CAP})\s*\((?i:mrs|mr|ms|miss|dr)\)"),
-    re.compile(
-        rf"(?i:\b(?:my\s+name\s+is|my\s+name's|name\s*:|i\s+am\s+called|(?:from|to|attn)\s*:))\s*(?P<n>{_CAP_NAME})"
-    ),
-    re.compile(
-        rf"(?i:\b(?:my\s+name\s+is|my\s+names|name\s*:|(?:hi|hiya|hey|hello)\s+(?:it'?s|this\s+is)))"
-        rf"\s+(?P<n>{_LOW_NAME})(?i:\s+here\b)?",
-        re.IGNORECASE,
-    ),
-    re.compile(
-        rf"(?i:\b(?:called|named|(?:it'?s|this\s+is))\s+)(?P<n>{_CAP}(?:\s+{_CAP})?)(?=\s+here\b|[\s,.!]|$)"
-    ),
-    # Where a complaint names someone: "spoke to", "ask for", "served by", "in the name of", "Cust X Y rang".
-    re.compile(
-        r"(?i:\b(?:spoke|speak|talked|talk|spoken)\s+(?:to|with)|\bask(?:ed)?\s+for|\b(?:served|raised|reported|"
-        r"signed\s+for|dealt\s+with)\s+by|\bin\s+the\s+name\s+of|\baccount\s+holder\s*:?|\bcust(?:omer)?)\s+"
-        rf"(?P<n>{_CAP}(?:\s+{_CAP})?)"
-    ),
-)
-_NAME_STOP_WORDS = (  # capitalised words that start or end no name
-    "I Im Me My Mr Mrs Ms Miss Mx Dr We Our You Your The A An It Its This That There Here Monday "
-    "Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July "
-    "August September October November December Harbour Hale Customer Cust Sir Madam Sirs Team "
-    "Manager Dear Hi Hello Thanks Thank Regards Please Re Subject Order Delivery Topic Message Fax "
-    "Pages Customer Relations Services"
-)
-_NAME_STOP = frozenset(_NAME_STOP_WORDS.split())
 
 
 # ------------------------------------------------------------------------------------------------ rules
@@ -366,7 +333,9 @@ def _postcodes(text: str) -> Iterator[tuple[int, int]]:
 def _ninos(text: str) -> Iterator[tuple[int, int]]:
     for m in _NINO_RE.finditer(text):
         prefix = m.group("p").upper()
-        valid = prefix not in _NINO_BAD and prefix[0] not in "DFIQUV" and prefix[1] not in "DFIOQUV"
+        valid = prefix == "QQ" or (  # QQ: HMRC's specimen, typed in tests and examples
+            prefix not in _NINO_BAD and prefix[0] not in "DFIQUV" and prefix[1] not in "DFIOQUV"
+        )
         if valid or _NINO_WORD_RE.search(text, max(0, m.start() - 40), m.start()):
             yield m.span()
 
@@ -378,41 +347,6 @@ def _nhs(text: str) -> Iterator[tuple[int, int]]:
         # Grouped 3-3-4 is how NHS numbers are printed; a bare 10-digit run needs "NHS" said before it.
         if nhs_ok(digits(m.group(0))) and (grouped or said):
             yield m.span()
-
-
-def _names(text: str) -> Iterator[tuple[int, int]]:
-    for pattern in _NAME_RES:
-        for m in pattern.finditer(text):
-            words = m.group("n").split()
-            while words and words[-1].strip(".,").capitalize() in _NAME_STOP:
-                words.pop()
-            if words and words[0].capitalize() not in _NAME_STOP:
-                ends = [m.start("n") + w.end() for w in re.finditer(r"\S+", m.group("n"))]
-                yield m.start("n"), ends[len(words) - 1]
-
-
-# A name alone on the line after a closing ("Kind regards,", "Thanks for your help.") or on the same line.
-_SIGN_OFF_RE = re.compile(
-    r"(?m)(?:^(?i:[^\n]*\b(?:regards|thanks|thank\s+you|cheers|wishes|sincerely|faithfully|truly|ta)\b)"
-    r"[^\n]*\n|^(?i:(?:kind\s+|best\s+)?regards|many\s+thanks|thanks|cheers|ta)[ ,]+)"
-    rf"(?P<n>{_CAP}(?:[ \t]+{_CAP}){{0,2}}|{_LOW_NAME})[ \t]*(?i:\((?:mrs|mr|ms|miss|dr)\))?[ \t.!]*$"
-)
-# Words that end a letter on their own line but are not a name ("sent from my iphone", "pls reply").
-_NOT_SIGN_OFF_WORDS = (
-    "sent from my iphone android phone pls please reply asap thanks thank you cheers regards soon "
-    "again x xx love best wishes kind yours faithfully sincerely ta"
-)
-_NOT_SIGN_OFF = frozenset(_NOT_SIGN_OFF_WORDS.split())
-
-
-def _sign_offs(text: str) -> Iterator[tuple[int, int]]:
-    for m in _SIGN_OFF_RE.finditer(text):
-        words = m.group("n").split()
-        if words[0] in _NAME_STOP or any(w.lower() in _NOT_SIGN_OFF for w in words):
-            continue
-        if words[0].islower() and len(words) != 2:  # lower case: "first last" only, or it is any words
-            continue
-        yield m.span("n")
 
 
 RULES: tuple[Rule, ...] = (
@@ -433,8 +367,8 @@ RULES: tuple[Rule, ...] = (
     Rule("uk_phone", "PHONE", _checked(_UK_PHONE_RE, uk_phone_ok, reference_guard=True)),
     Rule("postcode", "POSTCODE", _postcodes),
     Rule("street_address", "ADDRESS", _group_spans(_ADDRESS_RE, "s", 0)),  # type: ignore[arg-type]
-    Rule("name_in_context", "NAME", _names),
-    Rule("sign_off_name", "NAME", _sign_offs),
+    Rule("name_in_context", "NAME", pii_names.names),
+    Rule("sign_off_name", "NAME", pii_names.sign_offs),
 )
 _PRIORITY = {rule.entity: i for i, rule in reversed(list(enumerate(RULES)))}
 

@@ -51,7 +51,8 @@ def _zero() -> dict[str, int]:
 
 
 def _rowcount(session: Session, stmt: Any) -> int:
-    return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount or 0)
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult for a DELETE
 
 
 def _delete_contacts(session: Session, ids: Sequence[int]) -> dict[str, int]:

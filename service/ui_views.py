@@ -17,9 +17,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.redaction import clean_full
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
-from contactlens.text import clean
 from service import ui_charts
 from service.api.catalog import taxonomy as taxonomy_listing
 from service.api.reports import summary
@@ -92,7 +92,7 @@ def _item(tax: Taxonomy, raw: dict[str, Any]) -> dict[str, Any]:
         "channel": c["channel"],
         "site": c["site"],
         # Stored redacted unless the service keeps raw text; the page shows the redacted form either way.
-        "text": c["text"] if c["text_redacted"] else clean(c["text"]),
+        "text": c["text"] if c["text_redacted"] else clean_full(c["text"]),
         "logged": label(tax, c["description"]),
         "logged_also": [{**label(tax, d["id"]), "sentiment": d["sentiment"]} for d in c["descriptions"][1:]],
         "logged_by": c["logged_by"],
