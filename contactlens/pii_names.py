@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-__all__ = ["names", "sign_offs"]
+__all__ = ["lower_case_candidates", "names", "sign_offs"]
 
 _CAP = r"(?:Mc|Mac|O'|D')?[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?"
 _CAP_NAME = rf"{_CAP}(?:[ \t]+{_CAP}){{0,2}}"  # a name does not run over a line break
@@ -85,3 +85,19 @@ def sign_offs(text: str) -> Iterator[tuple[int, int]]:
         if words[0].islower() and len(words) != 2:  # lower case: "first last" only, or it is any words
             continue
         yield m.span("n")
+
+
+# A lower-case name where the words around it say a name follows ("this is priya patel,", "from: leon
+# chaudhry"); after "it's" or "this is" only before a comma, "here" or the end ("its expiry date?" is not).
+# Too loose to redact on its own ("this is very poor,"): the full pass asks spaCy about each one (see
+# contactlens.redaction).
+_LOWER_CANDIDATE_RE = re.compile(
+    r"\b(?:(?:this\s+is|it'?s|i'?m|i\s+am)\s+(?P<a>[a-z][a-z'-]+[ \t]+[a-z][a-z'-]+)(?=\s*(?:,|here\b|$))"
+    r"|(?:account\s+holder\s*:?|from\s*:|name\s*:|raised\s+by|reported\s+by|signed\s+for\s+by|ask(?:ed)?\s+for|"
+    r"spoke\s+to|speak\s+to|cust(?:omer)?|in\s+the\s+name\s+of)\s+(?P<b>[a-z][a-z'-]+[ \t]+[a-z][a-z'-]+)\b)"
+)
+
+
+def lower_case_candidates(text: str) -> list[tuple[int, int]]:
+    """Spans of two lower-case words that may be a name, for NER to confirm written with capitals."""
+    return [m.span("a") if m.group("a") else m.span("b") for m in _LOWER_CANDIDATE_RE.finditer(text)]

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from contactlens import pii
+from contactlens import pii, pii_names
 from contactlens.errors import ContactLensError
 from contactlens.text import normalise
 
@@ -112,8 +112,9 @@ def _engine() -> AnalyzerEngine:
     )
     nlp_engine = provider.create_engine()
     # Presidio's engine runs the whole pipeline; NER has its own tok2vec in this model, and nothing here
-    # uses tags, parses or lemmas, so only NER runs (about 1.7x faster).
-    nlp_engine.nlp["en"].select_pipes(enable=["ner"])
+    # uses tags, parses or lemmas, so only NER runs (about 1.7x faster); the tagger runs apart, on the few
+    # texts with a lower-case name to check (see _lower_case_names).
+    nlp_engine.nlp["en"].select_pipes(enable=["ner"])  # type: ignore[attr-defined]  # a SpacyNlpEngine
     registry = RecognizerRegistry(supported_languages=["en"])
     rule_recognizer = _rule_recognizer_class()
     for rule in pii.RULES:
@@ -127,16 +128,18 @@ def warm_up() -> None:
     engine()
 
 
-def _spans(results: Iterable[Any], text: str) -> list[pii.Span]:
-    spans: list[pii.Span] = []
+def _spans(results: Iterable[Any], text: str) -> tuple[list[pii.Span], list[pii.Span]]:
+    """Presidio's results as spans: (the rules', NER's person names)."""
+    rules: list[pii.Span] = []
+    names: list[pii.Span] = []
     for r in results:
         if r.score < _MIN_SCORE:
             continue
         if r.entity_type == "PERSON":
-            spans.extend(_name_pieces(text, r.start, r.end))
+            names.extend(_name_pieces(text, r.start, r.end))
         else:
-            spans.append((r.start, r.end, r.entity_type))
-    return spans
+            rules.append((r.start, r.end, r.entity_type))
+    return rules, names
 
 
 def _name_pieces(text: str, start: int, end: int) -> list[pii.Span]:
@@ -167,12 +170,10 @@ def _entities() -> list[str]:
 
 def redact_full(text: str) -> str:
     """The full pass on one text: every rule plus NER names. Idempotent (loops to a fixed point)."""
-    analyzer = engine()
     for _ in range(3):
         if not text:
             break
-        results = analyzer.analyze(text=text, language="en", entities=_entities())
-        again = pii.apply(text, _spans(results, text))
+        again = pii.apply(text, find_many([text])[0])
         if again == text:
             break
         text = again
@@ -192,10 +193,61 @@ def find_many(texts: Sequence[str], batch_size: int = 256) -> list[list[pii.Span
     results = batch.analyze_iterator(
         list(texts), language="en", entities=_entities(), batch_size=batch_size, n_process=1
     )
-    return [
-        pii.resolve(_spans(found, text), pii.placeholder_spans(text))
-        for text, found in zip(texts, results, strict=True)
-    ]
+    found = []
+    for text, result in zip(texts, results, strict=True):
+        rules, names = _spans(result, text)
+        found.append(rules + names)
+    candidates = {i: spans for i, t in enumerate(texts) if (spans := pii_names.lower_case_candidates(t))}
+    for i, extra in _lower_case_names(texts, candidates).items():
+        found[i].extend(extra)
+    return [pii.resolve(spans, pii.placeholder_spans(text)) for text, spans in zip(texts, found, strict=True)]
+
+
+def _tagged(texts: list[str]) -> list[Any]:
+    """Part-of-speech tagged docs (tok2vec, tagger, attribute ruler: what NER does not run)."""
+    nlp = engine().nlp_engine.nlp["en"]  # type: ignore[attr-defined]  # a SpacyNlpEngine
+    docs: Iterable[Any] = (nlp.make_doc(t) for t in texts)
+    for name in ("tok2vec", "tagger", "attribute_ruler"):
+        docs = nlp.get_pipe(name).pipe(docs)
+    return list(docs)
+
+
+def _tokens(doc: Any, span: tuple[int, int]) -> Any:
+    return doc.char_span(span[0], span[1], alignment_mode="expand") or []
+
+
+def _lower_case_names(
+    texts: Sequence[str], candidates: dict[int, list[tuple[int, int]]]
+) -> dict[int, list[pii.Span]]:
+    """Lower-case names spaCy confirms twice: each candidate (`pii_names.lower_case_candidates`) must be
+    tagged nouns or proper nouns as written ("very poor" is an adverb and an adjective) and, written with
+    capitals in place (same length, so offsets hold), be tagged a person by NER.
+
+    spaCy's small model leans on capitals; txt messages have none ("this is priya patel, can someone...").
+    Only texts with a candidate run NER a second time.
+    """
+    if not candidates:
+        return {}
+    tags = dict(zip(candidates, _tagged([texts[i] for i in candidates]), strict=True))
+    cased = []
+    for i, spans in candidates.items():
+        chars = list(texts[i])
+        for s, e in spans:
+            chars[s:e] = texts[i][s:e].title()
+        cased.append("".join(chars))
+    nlp = engine().nlp_engine.nlp["en"]  # type: ignore[attr-defined]  # a SpacyNlpEngine
+    out: dict[int, list[pii.Span]] = {}
+    for (i, spans), doc in zip(candidates.items(), nlp.pipe(cased), strict=True):
+        persons = [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ == "PERSON"]
+        out[i] = [
+            (s, e, "NAME")
+            for s, e in spans
+            if any(ps <= s and e <= pe for ps, pe in persons)
+            and texts[i][s:e] not in NOT_PEOPLE
+            and not all(w in _NOT_NAMES for w in texts[i][s:e].split())
+            and all(t.pos_ in ("PROPN", "NOUN") for t in _tokens(tags[i], (s, e)))
+        ]
+    return out
 
 
 def clean_many(texts: Sequence[str], batch_size: int = 256) -> list[str]:

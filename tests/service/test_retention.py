@@ -1,4 +1,5 @@
-"""Retention on both back ends: the purge, the right to erasure, the audit trail, the daily purge's lease."""
+"""Personal data on both back ends: stored text fully redacted; the purge, the right to erasure, the audit
+trail, the daily purge's lease; short fields validated."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _old_and_new(client: TestClient) -> dict[str, int]:
     item = client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"][0]
     r = client.post(
         f"/v1/review/{item['id']}",
-        json={"description": "late_delivery", "note": "rang Jo on 07700 900123"},
+        json={"description": "late_delivery", "note": "rang Mrs Okafor on 07700 900123"},
         headers=HEADERS["reviewer"],
     )
     assert r.status_code == 200, r.text
@@ -38,6 +39,19 @@ def _old_and_new(client: TestClient) -> dict[str, int]:
     s2 = suggest(client, "refund still not here")
     new = log_contact(client, suggestion_id=s2["suggestion_id"], description=s2["suggestions"][0]["id"])
     return {"queued": queued["id"], "plain": plain["id"], "new": new["id"]}
+
+
+def test_stored_text_and_review_notes_get_the_full_pass(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    said = "I want to complain about Oluwaseun Adebayo at your Croydon store, DOB 01/02/1980"
+    stored = log_contact(client, text=said, description="staff_rude")
+    assert stored["text"] == "I want to complain about <NAME> at your Croydon store, DOB <DOB>"
+    answer = suggest(client, said)  # the suggest path's rule pass: not stored, no NER
+    assert "<DOB>" in answer["redacted_text"] and "Adebayo" in answer["redacted_text"]
+    ids = _old_and_new(client)  # its review decision's note names someone and gives a phone number
+    items = client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"]
+    item = next(i for i in items if i["contact"]["id"] == ids["queued"])
+    assert item["decisions"][0]["note"] == "rang Mrs <NAME> on <PHONE>"
 
 
 def _count(client: TestClient, table: str) -> int:
