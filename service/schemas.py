@@ -61,7 +61,7 @@ def _parse_bound(value: object) -> date | datetime:
         raise ValueError(f"'{text[:40]}' is not a date (YYYY-MM-DD) or ISO 8601 date-time") from None
 
 
-# A bare date as `to` includes that whole day (see service.api.contacts.bounds).
+# A bare date as `to` includes that whole day (see service.common.bounds).
 DateBound = Annotated[
     date | datetime,
     PlainValidator(_parse_bound),
