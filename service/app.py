@@ -27,7 +27,7 @@ from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
-from service import reloader, ui
+from service import docs, reloader, ui
 from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
 from service.batcher import MicroBatcher
@@ -44,7 +44,14 @@ and read contacts), `reviewer` (review queue, read contacts), `analyst` (everyth
 def create_app(settings: Settings | None = None, model: ContactModel | None = None) -> FastAPI:
     """Build the app. Without `model`, the lifespan loads `settings.resolved_model_uri`."""
     settings = settings or get_settings()
-    app = FastAPI(title="ContactLens", version="1", description=DESCRIPTION, lifespan=_lifespan)
+    app = FastAPI(
+        title="ContactLens",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        docs_url=None,  # served from local files below, not a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.model = model
     app.state.keys = KeyRing(settings.bootstrap_keys())
@@ -62,6 +69,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
         app.include_router(module.router)
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
+    docs.mount(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(SQLAlchemyError, _database_down)
@@ -99,20 +107,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not settings.store_raw_text:  # load Presidio + spaCy NER (seconds) beside serving, not in the way
         threading.Thread(target=redaction.warm_up, name="redaction-warm-up", daemon=True).start()
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
-    poller = None
-    if settings.reload_poll_seconds > 0 and settings.resolved_model_uri.startswith("models:/"):
-        poller = asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds))
-    purger = asyncio.create_task(_purge_daily(app)) if settings.purge_daily else None
+    state.metrics.serving(state.model.version, state.model.taxonomy.version)
+    tasks = []
+    if settings.reload_poll_seconds > 0:
+        tasks.append(asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds)))
+    if state.metrics.multiprocess:
+        tasks.append(asyncio.create_task(state.metrics.refresh_every(15.0)))
+    if settings.purge_daily:
+        tasks.append(asyncio.create_task(_purge_daily(app)))
     try:
         yield
     finally:
-        for task in (poller, purger):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await state.suggest_batcher.close()
         await run_in_threadpool(_close_suggestion_log, state)
+        state.metrics.close()
         state.engine.dispose()
 
 
