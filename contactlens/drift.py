@@ -64,6 +64,9 @@ def reference_extras(
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y_idx, oof.argmax(axis=1)), 1)
     vocab, counts = novelty.term_counts(cleaned)
+    # A term seen once in all the training texts is the likeliest to be a personal detail the redaction
+    # missed (a misspelt surname); the artifact keeps only terms seen at least twice.
+    vocab, counts = vocab[counts >= 2], counts[counts >= 2]
     rng = np.random.default_rng(seed)
     split = np.zeros(k, dtype=np.float32)
     for c in range(k):
@@ -187,7 +190,37 @@ def run_drift(
     for c in report["novel_clusters"]:  # positions among the non-empty texts -> the frame's own row labels
         c["rows"] = [frame.index[i] for i in c["rows"]]
         c["reviewer_no_fit"] = sum(1 for i in c["rows"] if i in no_fit)
+    redact_examples(report)
     return to_jsonable(report)
+
+
+def redact_examples(report: Any) -> None:
+    """Give every example quoted in the report the full redaction pass (NER names too), in place.
+
+    The window is scored with the fast rule pass; the few texts a report quotes are what a person reads,
+    so they get the pass stored text gets ("HI ITS FATIMA ..." must not reach the HTML report).
+    """
+    from contactlens.redaction import clean_many
+
+    holders: list[list[Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "examples" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    holders.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(report)
+    if not any(holders):
+        return
+    flat = clean_many([t for h in holders for t in h])
+    for h in holders:
+        h[:], flat = flat[: len(h)], flat[len(h) :]
 
 
 def _window_info(model: ContactModel, n: int, dates: pd.Series | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from contactlens.errors import ConflictError, NotFoundError
+from contactlens.redaction import clean_full
 from contactlens.store import (
     CURRENT,
     DECIDED,
@@ -100,7 +101,7 @@ def record_decision(
         description_id=chosen[0][0],
         sentiment=chosen[0][2],
         descriptions=[{"id": d, "sentiment": s} for d, _, s in chosen],
-        note=note,
+        note=clean_full(note) if note else None,  # stored, so fully redacted (names too)
         override=override,
         no_description_fits=no_description_fits,
     )
@@ -126,7 +127,7 @@ def _sentiments(contact: Contact, chosen: list[Choice], rescore: Rescorer | None
 def add_comment(session: Session, item_id: int, author: str, note: str) -> ReviewComment:
     """Keep a note written without a decision as a comment on the item (it changes no label)."""
     get_item(session, item_id)
-    comment = ReviewComment(review_item_id=item_id, author=author, note=note, created_at=utcnow())
+    comment = ReviewComment(review_item_id=item_id, author=author, note=clean_full(note), created_at=utcnow())
     session.add(comment)
     return comment
 

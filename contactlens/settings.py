@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     reload_poll_seconds: float = Field(0.0, ge=0.0, description="Poll the registry alias; 0 disables.")
     encoder_threads: int = Field(1, ge=1, le=64)
     max_text_chars: int = Field(10_000, ge=100)
+    retention_days: int = Field(
+        1095, ge=1, description="Keep contacts this many days (FCA complaint records: at least 3 years)."
+    )
+    purge_daily: bool = Field(False, description="The service purges contacts past retention once a day.")
     suggest_batch_max: int = Field(
         32,
         ge=1,

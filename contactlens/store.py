@@ -247,6 +247,21 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class RetentionAudit(Base):
+    """One purge or erasure: when, who, what cut-off, how many rows of each table. Never any content."""
+
+    __tablename__ = "retention_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))  # purge | erasure | scheduled_purge
+    cutoff: Mapped[datetime | None] = mapped_column(DateTime)
+    contact_id: Mapped[int | None] = mapped_column(Integer)  # the erased contact's id (no longer exists)
+    contacts: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
 # ------------------------------------------------------------------------------------------ descriptions
 
 Pairs = Sequence[tuple[str, str | None, str | None]]  # (description id, group id, sentiment), primary first

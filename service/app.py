@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from contactlens import redaction
 from contactlens.errors import ConflictError, ContactLensError, NotFoundError
 from contactlens.model import ContactModel
 from contactlens.routing import backfill_owners
@@ -106,6 +108,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if state.migrated:
         await run_in_threadpool(_backfill_owners, state)
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
+    if not settings.store_raw_text:  # load Presidio + spaCy NER (seconds) beside serving, not in the way
+        threading.Thread(target=redaction.warm_up, name="redaction-warm-up", daemon=True).start()
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
     state.metrics.serving(state.model.version, state.model.taxonomy.version)
     tasks = []
@@ -113,6 +117,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds)))
     if state.metrics.multiprocess:
         tasks.append(asyncio.create_task(state.metrics.refresh_every(15.0)))
+    if settings.purge_daily:
+        tasks.append(asyncio.create_task(_purge_daily(app)))
     try:
         yield
     finally:
@@ -147,6 +153,22 @@ def _close_suggestion_log(state: Any) -> None:
     if writer is not None:
         writer.close()
         state.suggestion_log = None
+
+
+async def _purge_daily(app: FastAPI, every_seconds: float = 3600.0) -> None:
+    """Hourly, try the daily purge; `scheduled_purge` lets one worker of several run it each day."""
+    from contactlens.retention import scheduled_purge
+
+    while True:
+        try:
+            counts = await run_in_threadpool(
+                scheduled_purge, app.state.sessions, app.state.settings.retention_days
+            )
+            if counts is not None:
+                log.info("daily purge: %s", counts)
+        except SQLAlchemyError as exc:  # the database may be down for a while: try again next hour
+            log.warning("daily purge failed: %s", short_error(exc))
+        await asyncio.sleep(every_seconds)
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:

@@ -111,6 +111,46 @@ def _migrate_once(settings: Settings) -> None:
         engine.dispose()
 
 
+@app.command()
+@friendly
+def purge(
+    older_than_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Purge contacts received more than N days ago. Default: CONTACTLENS_RETENTION_DAYS."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; delete nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as one JSON object.")] = False,
+) -> None:
+    """Delete contacts past retention with their suggestions, review items, decisions and descriptions."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from contactlens.retention import cutoff_for
+    from contactlens.retention import purge as run_purge
+    from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
+
+    settings = get_settings()
+    days = older_than_days or settings.retention_days
+    cutoff = cutoff_for(days)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+        counts = run_purge(session_factory(engine), cutoff, "cli", dry_run=dry_run)
+    except SQLAlchemyError as exc:
+        raise ContactLensError(f"database {describe_url(engine)}: {short_error(exc)}") from None
+    finally:
+        engine.dispose()
+    report = {"cutoff": cutoff.isoformat(timespec="seconds"), "dry_run": dry_run, "deleted": counts}
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(f"contacts received before {report['cutoff']} UTC: {verb} {json.dumps(counts)}")
+
+
 def _worker_environment(settings: Settings) -> dict[str, str]:
     """What makes N workers one service: a shared session secret, polling for reloads, metrics of all.
 

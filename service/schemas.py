@@ -38,6 +38,17 @@ def _check_text(value: str) -> str:
 Verbatim = Annotated[
     str, AfterValidator(_check_text), Field(description="The verbatim as typed or received.")
 ]
+
+
+def _check_short(value: str) -> str:
+    if not value.isprintable():
+        pos = next(i for i, ch in enumerate(value) if not ch.isprintable())
+        raise ValueError(f"must be printable (U+{ord(value[pos]):04X} at position {pos})")
+    return value
+
+
+# A short label such as a site: printable (no NUL, tab or line break), at most 100 characters.
+ShortText = Annotated[str, Field(max_length=100), AfterValidator(_check_short)]
 DescriptionId = Annotated[str, Field(min_length=1, max_length=200, description="A taxonomy description id.")]
 
 
@@ -186,7 +197,7 @@ class Labelled(Strict):
 class ContactCreate(Labelled):
     text: Verbatim
     channel: Channel
-    site: str | None = Field(None, max_length=200)
+    site: ShortText | None = None
     received_at: datetime | None = Field(None, description="When the contact arrived (default: now).")
     suggestion_id: str | None = Field(None, max_length=32, description="The /v1/suggest answer it follows.")
 
@@ -213,6 +224,11 @@ class ContactPublic(BaseModel):
     current_owner: str | None = Field(None, description="The owner team now (after the latest review).")
     suggestion_id: str | None
     review_status: Literal["none", "pending", "decided"]
+
+
+class ErasurePublic(BaseModel):
+    contact_id: int
+    deleted: dict[str, int] = Field(description="Rows deleted per table.")
 
 
 class ContactPage(BaseModel):

@@ -12,6 +12,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from contactlens import data as datamod
 from contactlens.model import ContactModel, Scores, needs_review
+from contactlens.redaction import clean_many
 from contactlens.taxonomy import Taxonomy
 
 
@@ -279,4 +280,7 @@ def worst_errors(model: ContactModel, frame: pd.DataFrame, scores: Scores, n: in
             "confidence": scores.top_confidence.round(3),
         }
     )[wrong]
-    return out.sort_values("confidence", ascending=False).head(n).reset_index(drop=True)
+    out = out.sort_values("confidence", ascending=False).head(n).reset_index(drop=True)
+    # Shown in notebooks and reports: the full redaction pass (NER names too), as stored text gets.
+    out["text"] = clean_many(out["text"].tolist()) if len(out) else out["text"]
+    return out

@@ -39,8 +39,8 @@ from contactlens.drift import reference_extras
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import DataError
 from contactlens.model import ContactModel, Head, MultiHead, StackedLinear, combine, combine_binary
+from contactlens.redaction import clean_many
 from contactlens.taxonomy import Taxonomy
-from contactlens.text import clean
 from training.config import HeadConfig, TfidfConfig, TrainConfig
 from training.evaluate import (
     description_metrics,
@@ -452,7 +452,9 @@ def train(
     if cfg.encoder_precision == "int8" and precision == "fp32":
         quantize_encoder(encoder_path, encoder_path)
     encoder = OnnxEncoder.load(encoder_path, intra_op_threads=cfg.n_jobs)
-    cleaned = [clean(t) for t in tqdm(frame["text"], desc="cleaning", unit="text", leave=False, disable=None)]
+    # The full pass (rules + NER names, batched): training texts reach the vectoriser's vocabulary, the
+    # reference's word counts and the drift examples, so they are redacted as stored text is.
+    cleaned = clean_many(frame["text"].astype(str).tolist())
     embeddings = encoder.encode(cleaned, batch_size=cfg.batch_size, progress=True)
     vectorizer = make_vectorizer(cfg.tfidf)
     features = {"embedding": embeddings, "tfidf": vectorizer.fit_transform(cleaned).tocsr()}

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import func, select
 
+from contactlens import retention
 from contactlens.model import review_reasons as suggestion_reasons
+from contactlens.redaction import clean_full
 from contactlens.reports import date_range, to_utc
 from contactlens.routing import owners
 from contactlens.store import (
@@ -21,8 +23,7 @@ from contactlens.store import (
     set_descriptions,
     utcnow,
 )
-from contactlens.text import clean
-from service.auth import Logger, Reader, Reviewer
+from service.auth import Analyst, Logger, Reader, Reviewer
 from service.common import contact_public
 from service.deps import (
     ModelDep,
@@ -33,7 +34,15 @@ from service.deps import (
     invalid,
     review_threshold,
 )
-from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
+from service.schemas import (
+    Channel,
+    ContactCreate,
+    ContactPage,
+    ContactPublic,
+    DateBound,
+    ErasurePublic,
+    Sentiment,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -65,7 +74,7 @@ def log_contact(
             session, body.suggestion_id, getattr(request.app.state, "suggestion_log", None)
         )
         contact = Contact(
-            text=body.text if settings.store_raw_text else clean(body.text),
+            text=body.text if settings.store_raw_text else clean_full(body.text),
             text_redacted=not settings.store_raw_text,
             channel=body.channel,
             site=body.site,
@@ -189,6 +198,16 @@ def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
     if contact is None:
         raise HTTPException(404, f"no contact with id {contact_id}")
     return contact_public(contact)
+
+
+@router.delete("/{contact_id}", response_model=ErasurePublic)
+def erase_contact(contact_id: int, session: SessionDep, who: Analyst) -> Any:
+    """Erase one contact and what derives from it (right to erasure); an audit record says who and when."""
+    with session.begin():
+        counts = retention.erase_contact(session, contact_id, who.name)
+    if counts is None:
+        raise HTTPException(404, f"no contact with id {contact_id}")
+    return {"contact_id": contact_id, "deleted": counts}
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -19,10 +19,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from contactlens import reports, reviews
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.redaction import clean_full
 from contactlens.reviews import AlreadyDecided
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
-from contactlens.text import clean
 from service.auth import Principal
 from service.common import item_public
 from service.ui import charts as ui_charts
@@ -97,7 +97,7 @@ def _item(tax: Taxonomy, raw: dict[str, Any]) -> dict[str, Any]:
         "channel": c["channel"],
         "site": c["site"],
         # Stored redacted unless the service keeps raw text; the page shows the redacted form either way.
-        "text": c["text"] if c["text_redacted"] else clean(c["text"]),
+        "text": c["text"] if c["text_redacted"] else clean_full(c["text"]),
         "logged": label(tax, c["description"]),
         "logged_also": [{**label(tax, d["id"]), "sentiment": d["sentiment"]} for d in c["descriptions"][1:]],
         "logged_by": c["logged_by"],
