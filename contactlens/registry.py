@@ -5,6 +5,7 @@ mlflow is imported only here and only for registry URIs, so serving from a direc
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w\-]+)|/(?P<version
 @dataclass(frozen=True)
 class ResolvedModel:
     path: Path
-    version: str  # "NAME/VERSION" for registry models, the directory name otherwise
+    version: str  # "NAME/VERSION" for registry models, else "DIRECTORY@HASH" (see `directory_version`)
     uri: str
 
 
@@ -51,7 +52,7 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
             raise ModelError(f"'{uri}' is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
         if not (path / "metadata.json").is_file():
             raise ModelError(f"{path}: not a ContactLens model directory (no metadata.json)")
-        return ResolvedModel(path, path.name, uri)
+        return ResolvedModel(path, directory_version(path), uri)
     name = m["name"]
     try:
         mc = client(settings)
@@ -73,6 +74,13 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
     if found is None:
         raise ModelError(f"{name} version {version} holds no ContactLens artifact")
     return ResolvedModel(found, f"{name}/{version}", uri)
+
+
+def directory_version(path: Path) -> str:
+    """The directory's name and a hash of its metadata.json (which differs for every training run), so two
+    models written to one path in turn are told apart: `live@3f2a9c1b0d4e`."""
+    digest = hashlib.sha256((path / "metadata.json").read_bytes()).hexdigest()[:12]
+    return f"{path.name}@{digest}"
 
 
 def _find_artifact(root: Path) -> Path | None:

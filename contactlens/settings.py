@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     reload_poll_seconds: float = Field(0.0, ge=0.0, description="Poll the registry alias; 0 disables.")
     encoder_threads: int = Field(1, ge=1, le=64)
     max_text_chars: int = Field(10_000, ge=100)
+    max_request_chars: int = Field(
+        200_000,
+        ge=1_000,
+        description="Characters of verbatim one request may carry in all (a batch); more is refused with "
+        "413. Request bodies are refused beyond 8 bytes per character of this (plus 64 KiB).",
+    )
+    request_time_budget_seconds: float = Field(
+        30.0, gt=0, description="A batch still scoring after this long stops and answers 503."
+    )
     session_secret: str | None = Field(None, description="Signs the review pages' session cookie.")
 
     @field_validator("api_keys")

@@ -10,23 +10,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
-from service import reloader, ui
+from service import errors, reloader, ui
 from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
+from service.limits import max_body_bytes
 from service.metrics import LatencyMiddleware, Metrics
 
 log = logging.getLogger(__name__)
@@ -39,7 +36,13 @@ and read contacts), `reviewer` (review queue, read contacts), `analyst` (everyth
 def create_app(settings: Settings | None = None, model: ContactModel | None = None) -> FastAPI:
     """Build the app. Without `model`, the lifespan loads `settings.resolved_model_uri`."""
     settings = settings or get_settings()
-    app = FastAPI(title="ContactLens", version="1", description=DESCRIPTION, lifespan=_lifespan)
+    app = FastAPI(
+        title="ContactLens",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        max_body_size=max_body_bytes(settings),
+    )
     app.state.settings = settings
     app.state.model = model
     app.state.keys = KeyRing(settings.bootstrap_keys())
@@ -48,13 +51,10 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     app.state.migrated = False
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     for module in (suggest, contacts, review, catalog, reports, drift, admin, health):
-        app.include_router(module.router)
+        app.include_router(errors.document(module.router))
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(IntegrityError, _conflict)
-    app.add_exception_handler(SQLAlchemyError, _database_down)
-    app.add_exception_handler(ContactLensError, _contactlens_error)
+    errors.install(app)  # the error answers (documented by `errors.document` above)
     return app
 
 
@@ -98,52 +98,3 @@ def _load(uri: str, settings: Settings) -> ContactModel:
     from contactlens.cliutil import load_model
 
     return load_model(uri, settings)
-
-
-# ------------------------------------------------------------------------------------------------ errors
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = (
-        [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else []
-    )
-    return ".".join(parts) or str(loc[0] if loc else "body")
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with FastAPI's error list and one line naming the field. Inputs are not echoed (verbatims)."""
-    assert isinstance(exc, RequestValidationError)
-    errors: list[dict[str, Any]] = [
-        {k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()
-    ]
-    first: dict[str, Any] = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": ""}
-    if first.get("type") == "json_invalid":
-        pos = first["loc"][1] if len(first["loc"]) > 1 else "?"
-        reason = (first.get("ctx") or {}).get("error", first["msg"])
-        message = f"field 'body': invalid JSON at position {pos}: {reason}"
-    else:
-        message = f"field '{_field(tuple(first['loc']))}': {first['msg']}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
-    return JSONResponse({"detail": jsonable_encoder(errors), "message": message}, status_code=422)
-
-
-async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("%s %s conflicts with stored data: %s", request.method, request.url.path, short_error(exc))
-    return JSONResponse({"detail": "the request conflicts with stored data (a duplicate?)"}, status_code=409)
-
-
-async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-    request.app.state.metrics.db_errors.inc()
-    log.error(
-        "database unavailable: %s %s refused with 503, nothing stored (%s)",
-        request.method,
-        request.url.path,
-        short_error(exc),
-    )
-    detail = "the database is unavailable; nothing was stored, try again later"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
-
-
-async def _contactlens_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=422)

@@ -21,7 +21,15 @@ from contactlens.store import (
 from contactlens.text import clean
 from service.auth import Logger, Reader
 from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
-from service.schemas import Channel, ContactCreate, ContactPage, ContactPublic, DateBound, Sentiment
+from service.schemas import (
+    MAX_ID,
+    Channel,
+    ContactCreate,
+    ContactPage,
+    ContactPublic,
+    DateBound,
+    Sentiment,
+)
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -73,7 +81,7 @@ def list_contacts(
     site: Annotated[str | None, Query(max_length=200)] = None,
     sentiment: Sentiment | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Contacts, newest first, filtered by date range and current labels, a page at a time.
 
@@ -114,7 +122,8 @@ def list_contacts(
 @router.get("/{contact_id}", response_model=ContactPublic)
 def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
     """One contact by id."""
-    contact = session.get(Contact, contact_id)
+    # an id beyond the database's integer range cannot exist: asking the database would be a data error
+    contact = session.get(Contact, contact_id) if 0 < contact_id <= MAX_ID else None
     if contact is None:
         raise HTTPException(404, f"no contact with id {contact_id}")
     return contact_public(contact)

@@ -24,7 +24,7 @@ from contactlens.store import (
 from service.api.contacts import contact_public
 from service.auth import Reviewer
 from service.deps import ModelDep, SessionDep, check_descriptions
-from service.schemas import ReviewDecisionCreate, ReviewItemPublic, ReviewPage
+from service.schemas import MAX_ID, ReviewDecisionCreate, ReviewItemPublic, ReviewPage
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -35,7 +35,7 @@ def review_queue(
     _: Reviewer,
     status: Literal["pending", "decided", "all"] = "all",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Review items, pending first, oldest first."""
     stmt = select(ReviewItem)
@@ -127,7 +127,7 @@ def record_decision(
 
 
 def _get(session: Session, item_id: int) -> ReviewItem:
-    item = session.get(ReviewItem, item_id)
+    item = session.get(ReviewItem, item_id) if 0 < item_id <= MAX_ID else None  # beyond: cannot exist
     if item is None:
         raise HTTPException(404, f"no review item with id {item_id}")
     return item

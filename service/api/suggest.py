@@ -10,9 +10,10 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from contactlens.model import ContactModel, brief_decision
-from contactlens.store import Suggestion, new_id, short_error, utcnow
+from contactlens.store import Suggestion, new_id, utcnow
 from service.auth import Logger
-from service.deps import ModelDep, SettingsDep, check_lengths, review_threshold
+from service.deps import ModelDep, SettingsDep, check_lengths, note_database_error, review_threshold
+from service.limits import check_request_chars, score_in_chunks
 from service.schemas import BatchSuggestRequest, BatchSuggestResponse, SuggestRequest, SuggestResponse
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ def suggest(body: SuggestRequest, request: Request, model: ModelDep, settings: S
 def suggest_batch(
     body: BatchSuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger
 ) -> Any:
-    """Suggest for up to 256 verbatims at once."""
+    """Suggest for up to 256 verbatims at once, `max_request_chars` characters in all (else 413)."""
     check_lengths(body.texts, settings, field="texts")
+    check_request_chars(body.texts, settings)
     return {"results": _suggest(request, model, settings, body.texts, body.top_k, body.channel)}
 
 
@@ -45,8 +47,9 @@ def _suggest(
     top_k: int,
     channel: str | None,
 ) -> list[dict[str, Any]]:
-    results = model.suggest(
-        texts, top_k=max(top_k, _STORED_RANKS), threshold=review_threshold(model, settings)
+    threshold, ranks = review_threshold(model, settings), max(top_k, _STORED_RANKS)
+    results = score_in_chunks(  # a batch stops when its client leaves or its time budget is spent
+        request, settings, texts, lambda part: model.suggest(part, top_k=ranks, threshold=threshold)
     )
     rows = [_row(model, r, channel) for r in results]
     stored = _store(request, rows)
@@ -95,8 +98,5 @@ def _store(request: Request, rows: list[dict[str, Any]]) -> bool:
             session.execute(insert(Suggestion), rows)
         return True
     except SQLAlchemyError as exc:
-        request.app.state.metrics.db_errors.inc()
-        log.error(
-            "database unavailable: suggestion not stored, served without suggestion_id (%s)", short_error(exc)
-        )
+        note_database_error(request, exc, "suggestion not stored, served without suggestion_id")
         return False
