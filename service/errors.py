@@ -112,6 +112,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             await authenticate(request, request.headers.get("X-API-Key"), roles)
         except HTTPException as refused:
             return await http_exception_handler(request, refused)
+        except SQLAlchemyError as failed:  # a stored key could not be looked up
+            return await _database_error(request, failed)
     errors: list[dict[str, Any]] = [
         {k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()
     ]
@@ -129,13 +131,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def unprocessable(message: str, where: str = "body") -> JSONResponse:
     """A 422 in the documented shape (`detail` a list of errors, `message` one line) for a whole request."""
-    error = {"loc": [where], "msg": message, "type": "value_error"}
-    return JSONResponse({"detail": [error], "message": message}, status_code=422)
+    return JSONResponse({"detail": [_body_error(message, where)], "message": message}, status_code=422)
+
+
+_UNPARSABLE = "There was an error parsing the body"
+
+
+def _body_error(message: str, where: str = "body") -> dict[str, Any]:
+    return {"loc": [where], "msg": message, "type": "value_error"}
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """FastAPI's answer, but a 405 lists every method the path allows and a 422 keeps the documented shape."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE:  # FastAPI's answer to a body not in UTF-8
+        reason = "cannot be decoded: send JSON in UTF-8"
+        return await _validation_error(request, RequestValidationError([_body_error(reason)]))
     if exc.status_code == 422 and isinstance(exc.detail, str):
         return unprocessable(exc.detail)
     if exc.status_code == 405:

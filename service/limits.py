@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHUNK = 16  # texts scored between two checks: a chunk of 10,000-character texts is well under a second
 _BODY_OVERHEAD = 65_536  # the JSON around the texts
+_TRIM_AFTER_CHARS = 50_000
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -56,7 +57,7 @@ def score_in_chunks(
     last that the client is still there and the request is within its time budget."""
     if len(texts) <= 1:  # a single text is bounded by max_text_chars: no check on the typing path
         return score(texts)
-    started = time.monotonic()
+    started, chars = time.monotonic(), sum(len(t) for t in texts)
     out: list[T] = []
     for i in range(0, len(texts), CHUNK):
         out += score(texts[i : i + CHUNK])
@@ -72,6 +73,8 @@ def score_in_chunks(
                 f"{len(out)} of {len(texts)} texts: send fewer or shorter texts",
                 headers={"Retry-After": "1"},
             )
+    if chars > _TRIM_AFTER_CHARS:  # a big batch leaves its tensors' memory in glibc's arenas: give it back
+        release_memory()
     return out
 
 

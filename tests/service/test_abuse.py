@@ -178,7 +178,9 @@ def test_a_batch_over_its_time_budget_stops_with_a_503(make_client) -> None:
     r = client.post("/v1/suggest/batch", json={"texts": ["Parcel late"] * 40}, headers=LOGGER)
     assert r.status_code == 503 and "time budget" in r.json()["detail"]
     assert db_errors(client) == 0
-    assert client.post("/v1/suggest/batch", json={"texts": ["Parcel late"]}, headers=LOGGER).status_code == 200
+    assert (
+        client.post("/v1/suggest/batch", json={"texts": ["Parcel late"]}, headers=LOGGER).status_code == 200
+    )
     with client.app.state.engine.connect() as conn:  # only the single text's suggestion was stored
         assert conn.execute(sa.text("SELECT count(*) FROM suggestions")).scalar_one() == 1
 
@@ -205,3 +207,12 @@ def test_scoring_stops_when_the_client_has_gone() -> None:
 
 def test_suggest_still_answers_after_the_checks(client) -> None:
     assert suggest(client, "Parcel late")["suggestions"]
+
+
+def test_a_body_that_is_not_utf8_is_a_422_after_the_key(client) -> None:
+    headers = {"Content-Type": "application/json"}
+    r = client.post("/v1/suggest", content=b"\xff\xfe\x00{", headers=headers | LOGGER)
+    assert (
+        r.status_code == 422 and r.json()["message"] == "field 'body': cannot be decoded: send JSON in UTF-8"
+    )
+    assert client.post("/v1/suggest", content=b"\xff\xfe\x00{", headers=headers).status_code == 401
