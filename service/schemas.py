@@ -80,6 +80,21 @@ DateBound = Annotated[
 ]
 
 
+# Stored times are naive UTC and answered as such (no offset: `2026-03-01T08:30:00`), which is not an RFC 3339
+# `date-time`: the schema says what is sent.
+UtcTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "A UTC time, ISO 8601 without an offset (YYYY-MM-DDTHH:MM:SS[.ffffff])",
+            "examples": ["2026-03-01T08:30:00"],
+        },
+        mode="serialization",
+    ),
+]
+
+
 class Strict(BaseModel):
     """Request bodies refuse unknown fields, so a misspelt field is an error rather than silently ignored."""
 
@@ -188,8 +203,8 @@ class ContactPublic(BaseModel):
     text_redacted: bool
     channel: str
     site: str | None
-    received_at: datetime
-    logged_at: datetime
+    received_at: UtcTime
+    logged_at: UtcTime
     logged_by: str
     description: str = Field(description="The description chosen when logging.")
     sentiment: str | None
@@ -222,7 +237,7 @@ class ReviewDecisionCreate(Labelled):
 class ReviewDecisionPublic(BaseModel):
     id: int
     reviewer: str
-    decided_at: datetime
+    decided_at: UtcTime
     description: str
     sentiment: str | None
     descriptions: list[DescriptionLabel] = Field(description="Every description chosen, primary first.")
@@ -245,9 +260,9 @@ class ReviewItemPublic(BaseModel):
     id: int
     status: Literal["pending", "decided"]
     reason: str
-    created_at: datetime
+    created_at: UtcTime
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: UtcTime | None
     contact: ContactPublic
     suggestions: list[RankedSuggestion]
     model_descriptions: list[ModelDescription] = Field(
@@ -317,8 +332,8 @@ class ReportRow(BaseModel):
 
 class ReportSummary(BaseModel):
     by: ReportBy
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
     total: ReportRow
     rows: list[ReportRow]
 
@@ -336,8 +351,8 @@ class DescriptionReportRow(BaseModel):
 
 
 class DescriptionReport(BaseModel):
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
     contacts: int = Field(description="Contacts received in the range.")
     descriptions: int = Field(description="Descriptions counted: each description of each contact once.")
     rows: list[DescriptionReportRow]
