@@ -70,16 +70,18 @@ class Server:
         self.proc = subprocess.Popen(
             [str(exe), "serve", "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        while time.perf_counter() - started < 120:
+        while time.perf_counter() - started < 300:
             if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited: see {self.work / 'server.log'}")
+                tail = (self.work / "server.log").read_text()[-2000:]
+                raise SystemExit(f"the server exited:\n{tail}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return time.perf_counter() - started
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise SystemExit("the server was not ready within 120 s")
+        tail = (self.work / "server.log").read_text()[-2000:]
+        raise SystemExit(f"the server was not ready within 300 s:\n{tail}")
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -341,42 +343,48 @@ def cost_bound(model_dir: Path, work: Path) -> dict[str, Any]:
     return out
 
 
+PARTS = ("kill9_sqlite", "postgresql", "cost_bound", "reload_under_load", "refused_reloads")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="A model directory (default: train the sample model).")
     parser.add_argument("--rounds", type=int, default=3, help="kill -9 rounds per database.")
     parser.add_argument("--seconds", type=float, default=5.0, help="Writing time per round (at most 30).")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"Comma-separated, of {', '.join(PARTS)}; results are merged.",
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     seconds = min(args.seconds, 30.0)
-    out: dict[str, Any] = {"loadavg_start": os.getloadavg()}
+    out: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    out["loadavg_start"] = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="contactlens-faults-") as tmp:
         work = Path(tmp)
+        work.chmod(0o755)  # the private PostgreSQL runs as `postgres` and must reach its folder
         if args.model is None:
             from benchmarks.fuzz import train_sample
 
             args.model = train_sample(work)
         started = time.perf_counter()
-        out["kill9_sqlite"] = kill9(args.model, f"sqlite:///{work / 'kill9.db'}", work, args.rounds, seconds)
-        print("kill -9, SQLite:", out["kill9_sqlite"], flush=True)
-        try:
-            pg = PrivatePostgres(work)
-        except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
-            out["postgresql"] = f"skipped: no private PostgreSQL ({exc})"
-        else:
-            try:
-                out["kill9_postgresql"] = kill9(args.model, pg.url, work, args.rounds, seconds)
-                print("kill -9, PostgreSQL:", out["kill9_postgresql"], flush=True)
-                out["database_restart"] = database_restart(args.model, pg, work, seconds)
-                print("database restart:", out["database_restart"], flush=True)
-            finally:
-                with contextlib.suppress(subprocess.SubprocessError):
-                    pg.stop()
-        out["cost_bound"] = cost_bound(args.model, work)
-        print("cost bound:", out["cost_bound"], flush=True)
-        out["reload_under_load"] = reload_under_load(args.model, work, reloads=5)
-        print("reload under load:", out["reload_under_load"], flush=True)
-        out["refused_reloads"] = refused_reloads(args.model, work, n=25)
-        print("refused reloads:", out["refused_reloads"], flush=True)
+        if "kill9_sqlite" in parts:
+            out["kill9_sqlite"] = kill9(
+                args.model, f"sqlite:///{work / 'kill9.db'}", work, args.rounds, seconds
+            )
+            print("kill -9, SQLite:", out["kill9_sqlite"], flush=True)
+        if "postgresql" in parts:
+            out |= postgresql(args.model, work, args.rounds, seconds)
+        steps = {
+            "cost_bound": lambda: cost_bound(args.model, work),
+            "reload_under_load": lambda: reload_under_load(args.model, work, reloads=5),
+            "refused_reloads": lambda: refused_reloads(args.model, work, n=25),
+        }
+        for name, step in steps.items():
+            if name in parts:
+                out[name] = step()
+                print(f"{name}:", out[name], flush=True)
         out["seconds"] = round(time.perf_counter() - started, 1)
     out["loadavg_end"] = os.getloadavg()
     out["targets"] = {
@@ -389,6 +397,28 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
+
+
+def postgresql(model: Path, work: Path, rounds: int, seconds: float) -> dict[str, Any]:
+    """kill -9 and a database restart on a private PostgreSQL, or why it could not be started."""
+    out: dict[str, Any] = {}
+    try:
+        pg = PrivatePostgres(work)
+    except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        out["postgresql"] = f"skipped: no private PostgreSQL ({exc} {detail.decode(errors='replace')[-300:]})"
+        print(out["postgresql"], flush=True)
+        return out
+    out.pop("postgresql", None)
+    try:
+        out["kill9_postgresql"] = kill9(model, pg.url, work, rounds, seconds)
+        print("kill -9, PostgreSQL:", out["kill9_postgresql"], flush=True)
+        out["database_restart"] = database_restart(model, pg, work, seconds)
+        print("database restart:", out["database_restart"], flush=True)
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            pg.stop()
+    return out
 
 
 if __name__ == "__main__":

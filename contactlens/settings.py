@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     encoder_threads: int = Field(1, ge=1, le=64)
     max_text_chars: int = Field(10_000, ge=100)
     max_request_chars: int = Field(
-        200_000,
+        100_000,
         ge=1_000,
         description="Characters of verbatim one request may carry in all (a batch); more is refused with "
         "413. Request bodies are refused beyond 8 bytes per character of this (plus 64 KiB).",

@@ -50,11 +50,12 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     app.state.reload_lock = asyncio.Lock()
     app.state.migrated = False
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
-    for module in (suggest, contacts, review, catalog, reports, drift, admin, health):
-        app.include_router(errors.document(module.router))
+    routers = [m.router for m in (suggest, contacts, review, catalog, reports, drift, admin, health)]
+    for router in routers:
+        app.include_router(errors.document(router))
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
-    errors.install(app)  # the error answers (documented by `errors.document` above)
+    errors.install(app, [*routers, ui.router])  # the error answers (documented by `errors.document` above)
     return app
 
 

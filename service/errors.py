@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from contactlens.errors import ContactLensError
 from contactlens.settings import ROLES
@@ -32,8 +32,9 @@ from service.schemas import ErrorPublic, ValidationErrorPublic
 log = logging.getLogger(__name__)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers."""
+def install(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Register the handlers; `routers` are the ones included (a 405 lists the methods their routes allow)."""
+    app.state.api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
@@ -151,9 +152,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return unprocessable(exc.detail)
     if exc.status_code == 405:
         allowed = set()
-        for route in request.app.router.routes:
-            if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
-                allowed |= getattr(route, "methods", None) or set()
+        scope = {**request.scope, "path": request.url.path}
+        for route in request.app.state.api_routes:
+            if route.matches(scope)[0] != Match.NONE:
+                allowed |= route.methods
         exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
     return await http_exception_handler(request, exc)
 
