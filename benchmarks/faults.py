@@ -310,8 +310,9 @@ def cost_bound(model_dir: Path, work: Path) -> dict[str, Any]:
     try:
         with httpx.Client(timeout=300, headers=headers) as http:
             rss_idle = server.rss()
-            for name, n in (("10000_chars_x_20", 20), ("781_chars_x_256", 256)):
+            for n in (limit // 10_000, 256):  # the longest texts allowed, and the most texts
                 texts = [verbatim(limit // n, i) for i in range(n)]
+                name = f"{limit // n}_chars_x_{n}"
                 cpu = cpu_seconds(server.proc.pid)
                 started = time.perf_counter()
                 r = http.post(f"{server.url}/v1/suggest/batch", json={"texts": texts})
@@ -323,7 +324,7 @@ def cost_bound(model_dir: Path, work: Path) -> dict[str, Any]:
             texts = [verbatim(10_000, i) for i in range(256)]
             r = http.post(f"{server.url}/v1/suggest/batch", json={"texts": texts})
             out["10000_chars_x_256"] = {"status": r.status_code}
-            burst = [verbatim(limit // 20, i) for i in range(20)]
+            burst = [verbatim(10_000, i) for i in range(limit // 10_000)]
             threads = [
                 threading.Thread(
                     target=http.post,
