@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install serve test lint format bench clean
+.PHONY: install serve test test-fast lint format bench clean
 
 # torch==2.13.0 goes in first: a CPU build lies on this machine's disk, and anything that pulls an unpinned
 # torch before it would bring a multi-GB CUDA build.
@@ -25,9 +25,14 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The tests that need no exported encoder, trained model or server (the `slow` mark, see tests/conftest.py).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 format: $(STAMP)

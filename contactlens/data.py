@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from contactlens.errors import DataError
+from contactlens.errors import DataError, first_line
 from contactlens.taxonomy import Taxonomy
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -64,8 +64,7 @@ def _read(path: Path, chunksize: int | None = None) -> Any:
         line = _line_of_byte(path, exc.start)
         raise DataError(f"{path}: not UTF-8 text (line {line}); re-save it as UTF-8") from None
     except (pd.errors.ParserError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot be read as {fmt}: {first}") from None
+        raise DataError(f"{path}: cannot be read as {fmt}: {first_line(exc)}") from None
 
 
 def _line_of_byte(path: Path, offset: int) -> int:

@@ -1,13 +1,13 @@
 """The sentence encoder (all-MiniLM-L6-v2) run with ONNX Runtime: no torch on the scoring or serving path.
 
 The artifact folder is written by `training.export.export_encoder`: ``encoder.onnx`` (the transformer),
-``tokenizer.json`` (the fast tokenizer) and ``encoder.json`` (settings and checksums). Mean pooling and L2
+``tokenizer.json`` (the fast tokenizer) and ``encoder.json`` (settings and checksums); the file contract is
+defined in `contactlens.artifact`. Mean pooling and L2
 normalisation are done here in numpy, exactly as sentence-transformers' Pooling and Normalize modules do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,14 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from contactlens.errors import ModelError
+from contactlens.artifact import ENCODER_INPUTS as INPUT_NAMES
+from contactlens.artifact import ENCODER_META_FILE as META_FILE
+from contactlens.artifact import ENCODER_ONNX_FILE as ONNX_FILE
+from contactlens.artifact import ENCODER_OUTPUT as OUTPUT_NAME
+from contactlens.artifact import ENCODER_REQUIRED_META, sha256_file
+from contactlens.artifact import ENCODER_TOKENIZER_FILE as TOKENIZER_FILE
+from contactlens.errors import ModelError, first_line
 
-ONNX_FILE = "encoder.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-META_FILE = "encoder.json"
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-OUTPUT_NAME = "last_hidden_state"
 # Measured on the 2-core box: alone, 2 threads beat 1 (one sentence 3.0 vs 4.4 ms median, batch-64 480 vs
 # 250 texts/s), but with 2-4 concurrent requests 1 thread serves more (424 vs 325 req/s) with half the p99,
 # as the threads stop fighting over the cores. So serving keeps 1; offline batch scoring should pass
@@ -34,15 +35,9 @@ DEFAULT_INTRA_OP_THREADS = 1
 DEFAULT_MAX_BATCH_TOKENS = 512
 # Texts tokenised and length-sorted together; bounds the memory held in tokenizers' Encoding objects.
 _SORT_CHUNK = 4096
-_REQUIRED_META = ("max_seq_length", "dimension", "pooling", "normalize", "onnx_sha256")
 # The same epsilons as sentence-transformers: torch.clamp(min=1e-9) and F.normalize(eps=1e-12).
 _MASK_EPS = 1e-9
 _NORM_EPS = 1e-12
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_meta(directory: Path) -> dict[str, Any]:
@@ -55,7 +50,7 @@ def _read_meta(directory: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(meta, dict):
         raise ModelError(f"encoder settings {meta_path} must be a JSON object")
-    missing = [key for key in _REQUIRED_META if key not in meta]
+    missing = [key for key in ENCODER_REQUIRED_META if key not in meta]
     if missing:
         raise ModelError(f"encoder settings {meta_path} lack {', '.join(missing)}: re-export the encoder")
     if meta["pooling"] != "mean":
@@ -70,11 +65,8 @@ def _read_meta(directory: Path) -> dict[str, Any]:
 
 def _check_sha256(path: Path, expected_sha256: str | None) -> None:
     # Streamed, so the 90 MB graph is never held as a Python bytes object beside ONNX Runtime's own copy.
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
+    digest = sha256_file(path)
+    if expected_sha256 is not None and digest != expected_sha256:
         raise ModelError(
             f"{path} does not match the sha256 in {META_FILE}: the file is corrupt or was replaced; "
             "re-export the encoder"
@@ -91,7 +83,7 @@ def _make_session(path: Path, intra_op_threads: int, dimension: int) -> ort.Infe
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable graphs
-        raise ModelError(f"ONNX Runtime cannot load {path}: {_first_line(exc)}") from exc
+        raise ModelError(f"ONNX Runtime cannot load {path}: {first_line(exc)}") from exc
     inputs = {i.name for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
     if inputs != set(INPUT_NAMES) or OUTPUT_NAME not in outputs:
@@ -110,7 +102,7 @@ def _load_tokenizer(path: Path, expected_sha256: str | None, max_seq_length: int
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception for bad files
-        raise ModelError(f"{path} is not a valid tokenizer file: {_first_line(exc)}") from exc
+        raise ModelError(f"{path} is not a valid tokenizer file: {first_line(exc)}") from exc
     # The file ships with fixed padding to 128; we pad per batch ourselves and cut at max_seq_length
     # (with [CLS] and [SEP] counted), as sentence-transformers does.
     tokenizer.no_padding()

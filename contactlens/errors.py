@@ -18,3 +18,12 @@ class TaxonomyError(ContactLensError):
 
 class ModelError(ContactLensError):
     """A model directory that is not a usable artifact."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error, at most `limit` characters, for one-line messages and log lines.
+
+    Driver, parser and runtime errors run to many lines; an empty message gives the error's type name.
+    """
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:limit]

@@ -6,22 +6,19 @@ Training (`training.fit`) builds a `ContactModel`; the service and the CLI only 
 
 from __future__ import annotations
 
-import json
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
-import sklearn
 
+from contactlens import artifact
 from contactlens import taxonomy as taxmod
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import ModelError
 from contactlens.text import clean, split_clauses
 
-FORMAT_VERSION = 1
 _EPS = 1e-12
 
 
@@ -348,12 +345,12 @@ class ContactModel:
                 "sentiment": self.sentiment_head,
                 "multilabel": self.multilabel_head,
             },
-            directory / "heads.joblib",
+            directory / artifact.HEADS_FILE,
             compress=3,
         )
-        self.taxonomy.save(directory / "taxonomy.yaml")
+        self.taxonomy.save(directory / artifact.TAXONOMY_FILE)
         if self.reference:
-            np.savez_compressed(directory / "reference.npz", **self.reference)  # type: ignore[arg-type]
+            np.savez_compressed(directory / artifact.REFERENCE_FILE, **self.reference)  # type: ignore[arg-type]
         self.path = directory
         self.write_metadata()
         return directory
@@ -361,31 +358,24 @@ class ContactModel:
     def write_metadata(self) -> None:
         """(Re)write metadata.json alone, e.g. after test metrics or registry details were added."""
         assert self.path is not None, "save the model first"
-        meta = {**self.metadata, "format_version": FORMAT_VERSION, "versions": library_versions()}
-        (self.path / "metadata.json").write_text(json.dumps(meta, indent=2, default=_json_default))
-        self.metadata = meta
+        self.metadata = artifact.write_metadata(self.path, self.metadata)
 
     @classmethod
     def load(cls, directory: str | Path, encoder_threads: int = 1) -> ContactModel:
         """Load an artifact, refusing one built with incompatible library versions."""
         directory = Path(directory)
-        meta_path = directory / "metadata.json"
-        if not meta_path.is_file():
-            raise ModelError(f"{directory}: not a ContactLens model (no metadata.json)")
+        meta = artifact.read_metadata(directory)
+        artifact.check_compatible(meta, directory)
+        heads_path = directory / artifact.HEADS_FILE
         try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ModelError(f"{meta_path}: not valid JSON") from None
-        check_compatible(meta, directory)
-        try:
-            heads = joblib.load(directory / "heads.joblib")
+            heads = joblib.load(heads_path)
         except FileNotFoundError:
-            raise ModelError(f"{directory}: heads.joblib is missing") from None
+            raise ModelError(f"{directory}: {artifact.HEADS_FILE} is missing") from None
         except Exception as exc:  # a truncated or foreign pickle: say so rather than crash
-            raise ModelError(f"{directory}/heads.joblib cannot be loaded ({type(exc).__name__})") from None
-        tax = taxmod.load(directory / "taxonomy.yaml")
-        encoder = OnnxEncoder.load(directory / "encoder", intra_op_threads=encoder_threads)
-        ref_path = directory / "reference.npz"
+            raise ModelError(f"{heads_path} cannot be loaded ({type(exc).__name__})") from None
+        tax = taxmod.load(directory / artifact.TAXONOMY_FILE)
+        encoder = OnnxEncoder.load(directory / artifact.ENCODER_DIR, intra_op_threads=encoder_threads)
+        ref_path = directory / artifact.REFERENCE_FILE
         reference = dict(np.load(ref_path, allow_pickle=False)) if ref_path.is_file() else {}
         model = cls(
             encoder,
@@ -399,55 +389,3 @@ class ContactModel:
         )
         model.path = directory
         return model
-
-
-def library_versions() -> dict[str, str]:
-    import onnxruntime
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "contactlens": _own_version(),
-    }
-
-
-def _own_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("contactlens")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def _minor(v: str) -> tuple[str, ...]:
-    return tuple(v.split(".")[:2])
-
-
-def check_compatible(meta: dict[str, Any], directory: Path) -> None:
-    """Refuse artifacts whose pickles would load silently wrong under the installed libraries."""
-    fmt = meta.get("format_version")
-    if fmt != FORMAT_VERSION:
-        raise ModelError(
-            f"{directory}: artifact format {fmt}, this ContactLens reads format {FORMAT_VERSION}"
-        )
-    built = meta.get("versions", {})
-    now = library_versions()
-    for lib in ("scikit-learn", "numpy"):
-        if lib in built and _minor(built[lib]) != _minor(now[lib]):
-            raise ModelError(
-                f"{directory}: built with {lib} {built[lib]}, installed is {now[lib]}; "
-                f"retrain or install {built[lib]}"
-            )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from contactlens.errors import ModelError
+from contactlens.artifact import METADATA_FILE, find_artifact
+from contactlens.errors import ModelError, first_line
 from contactlens.settings import Settings
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w\-]+)|/(?P<version>\d+))$")
@@ -50,17 +51,19 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
         path = Path(uri)
         if uri.startswith("models:/"):
             raise ModelError(f"'{uri}' is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
-        if not (path / "metadata.json").is_file():
-            raise ModelError(f"{path}: not a ContactLens model directory (no metadata.json)")
+        if not (path / METADATA_FILE).is_file():
+            raise ModelError(f"{path}: not a ContactLens model directory (no {METADATA_FILE})")
         return ResolvedModel(path, directory_version(path), uri)
     name = m["name"]
     try:
         mc = client(settings)
         version = m["version"] or str(mc.get_model_version_by_alias(name, m["alias"]).version)
     except Exception as exc:
-        raise ModelError(f"registry {settings.tracking_uri}: cannot resolve {uri} ({_short(exc)})") from None
+        raise ModelError(
+            f"registry {settings.tracking_uri}: cannot resolve {uri} ({first_line(exc)})"
+        ) from None
     dest = settings.home / "registry-cache" / name / version
-    found = _find_artifact(dest)
+    found = find_artifact(dest)
     if found is None:
         import mlflow
 
@@ -69,27 +72,15 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
                 artifact_uri=f"models:/{name}/{version}", dst_path=str(dest)
             )
         except Exception as exc:
-            raise ModelError(f"cannot download {name} version {version}: {_short(exc)}") from None
-        found = _find_artifact(Path(local))
+            raise ModelError(f"cannot download {name} version {version}: {first_line(exc)}") from None
+        found = find_artifact(Path(local))
     if found is None:
         raise ModelError(f"{name} version {version} holds no ContactLens artifact")
     return ResolvedModel(found, f"{name}/{version}", uri)
 
 
 def directory_version(path: Path) -> str:
-    """The directory's name and a hash of its metadata.json (which differs for every training run), so two
+    """The directory's name and a hash of its metadata (which differs for every training run), so two
     models written to one path in turn are told apart: `live@3f2a9c1b0d4e`."""
-    digest = hashlib.sha256((path / "metadata.json").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256((path / METADATA_FILE).read_bytes()).hexdigest()[:12]
     return f"{path.name}@{digest}"
-
-
-def _find_artifact(root: Path) -> Path | None:
-    if not root.is_dir():
-        return None
-    hits = sorted(p.parent for p in root.rglob("metadata.json") if (p.parent / "heads.joblib").is_file())
-    return hits[0] if hits else None
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]

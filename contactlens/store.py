@@ -49,6 +49,8 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from contactlens.errors import first_line
+
 log = logging.getLogger(__name__)
 
 PENDING, DECIDED = "pending", "decided"
@@ -394,7 +396,6 @@ def classify_error(exc: BaseException) -> str:
     return BUG
 
 
-def short_error(exc: BaseException) -> str:
-    """The first line of an error, for log lines and messages (driver errors run to many lines)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__
+# The first line of an error, for log lines and messages (driver errors run to many lines); the name the
+# service's modules import.
+short_error = first_line

@@ -70,12 +70,13 @@ def serve(
 
 def _bootstrap(settings: Settings, data: Path, taxonomy: Path, eval_data: Path) -> None:
     """Train and register a model on `data` unless the configured model exists already."""
+    from contactlens.artifact import METADATA_FILE
     from contactlens.registry import registry_version
 
     uri = settings.resolved_model_uri
     m = _ALIAS.match(uri)
     if m is None or m["name"] != settings.registered_model_name:
-        if uri.startswith("models:/") or (Path(uri) / "metadata.json").is_file():
+        if uri.startswith("models:/") or (Path(uri) / METADATA_FILE).is_file():
             return  # a pinned version or an artifact directory: nothing to bootstrap
         raise ContactLensError(
             f"CONTACTLENS_MODEL_URI={uri}: no model there, and --bootstrap trains only into the registry"

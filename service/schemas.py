@@ -72,7 +72,7 @@ def _in_calendar(value: date) -> date:
     return value
 
 
-# A bare date as `to` includes that whole day (see service.api.contacts.bounds).
+# A bare date as `to` includes that whole day (see service.common.bounds).
 DateBound = Annotated[
     date | datetime,
     PlainValidator(_parse_bound),

@@ -17,6 +17,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 
+# Session fixtures that export the encoder (and so everything built on it: a trained model, the app serving
+# it). A test that uses one, directly or through another fixture, is marked `slow`: `make test-fast` leaves
+# it out. Tests that are slow another way (training through the CLI, a server) carry the mark themselves.
+MODEL_FIXTURES = {"encoder_dir", "sample_model", "sample_model_dir"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def shared_dataset(name: str) -> Path:
     """A data set under ../shared/datasets; skipped when absent, except in CI where it is a failure."""
     path = SHARED / name

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from contactlens.data import SENTIMENTS, parse_labels
-from contactlens.errors import DataError
+from contactlens.errors import DataError, first_line
 from contactlens.model import ContactModel
 from contactlens.store import (
     CURRENT,
@@ -228,9 +228,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(
-            f"{path}: cannot be read as csv ({str(exc).splitlines()[0] if str(exc) else exc})"
-        ) from None
+        raise DataError(f"{path}: cannot be read as csv ({first_line(exc)})") from None
     missing = [c for c in ("review_item_id", "description") if c not in frame.columns]
     if missing:
         raise DataError(

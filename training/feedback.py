@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 
-from contactlens.data import near_key
+from contactlens.data import LabelPair, format_labels, near_key, parse_labels
 from contactlens.errors import DataError
 from contactlens.store import (
     Contact,
@@ -121,32 +121,20 @@ def _labelled(row: tuple[Any, ...]) -> tuple[Any, ...]:
     base, (sentiment, descriptions) = list(row[:8]), row[8:]
     chosen = description_list(base[3], sentiment, descriptions)
     if len(chosen) > 1:
-        base[3] = label_cell([(d["id"], d["sentiment"]) for d in chosen])
+        base[3] = format_labels([(d["id"], d["sentiment"]) for d in chosen])
     return tuple(base)
-
-
-def label_cell(pairs: list[tuple[str, str | None]]) -> str:
-    """`id1:sentiment1;id2` from [(id, sentiment or None)], primary first (what `contactlens.data` reads)."""
-    return ";".join(f"{did}:{sentiment}" if sentiment else did for did, sentiment in pairs)
-
-
-def cell_pairs(cell: str) -> list[tuple[str, str | None]]:
-    """The (id, sentiment or None) pairs of a label cell written by `label_cell`."""
-    pairs = []
-    for item in cell.split(";"):
-        did, _, sentiment = item.partition(":")
-        pairs.append((did, sentiment or None))
-    return pairs
 
 
 def migrate_cell(cell: str, taxonomy: Taxonomy) -> str:
     """A label cell with each id migrated; an id a migration repeats is kept once, where it first appears."""
-    pairs: list[tuple[str, str | None]] = []
-    for did, sentiment in cell_pairs(cell):
+    pairs: list[LabelPair] = []
+    for did, sentiment in parse_labels(cell):
         new = taxonomy.migrate(did)
         if all(new != kept for kept, _ in pairs):
             pairs.append((new, sentiment))
-    return label_cell(pairs) if len(pairs) > 1 or pairs[0][1] else pairs[0][0]
+    if not pairs:  # an empty cell stays empty
+        return cell
+    return format_labels(pairs) if len(pairs) > 1 or pairs[0][1] else pairs[0][0]
 
 
 def check_labels(frame: pd.DataFrame, taxonomy: Taxonomy) -> None:
@@ -174,7 +162,7 @@ def _by_id(frame: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
     rows = [
         (cid, taxonomy.migrate(did), did)
         for cid, cell in zip(frame["contact_id"], frame["original_description"], strict=True)
-        for did, _ in cell_pairs(cell)
+        for did, _ in parse_labels(cell)
     ]
     return pd.DataFrame(rows, columns=["contact_id", "description", "original_description"])
 
@@ -211,7 +199,10 @@ def gather(engine: Engine, taxonomy: Taxonomy, since: datetime | None = None) ->
     """
     frame = latest_decisions(engine, since)
     frame = frame[frame["text"].str.strip() != ""].reset_index(drop=True)
-    frame["description"] = frame["original_description"].map(lambda cell: migrate_cell(cell, taxonomy))
+    try:
+        frame["description"] = frame["original_description"].map(lambda cell: migrate_cell(cell, taxonomy))
+    except ValueError as exc:  # a stored decision the label-cell parser refuses (the API never writes one)
+        raise DataError(f"a stored review decision: {exc}") from None
     migrated = int((frame["description"] != frame["original_description"]).sum())
     check_labels(frame, taxonomy)
     frame, conflicts = find_conflicts(frame)

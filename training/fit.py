@@ -30,6 +30,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import MultiLabelBinarizer
 from tqdm.auto import tqdm
 
+from contactlens import artifact
 from contactlens import data as datamod
 from contactlens.data import SENTIMENTS
 from contactlens.drift import reference_extras
@@ -425,7 +426,7 @@ def train(
     started = time.perf_counter()
     frame = validate_training_data(frame, taxonomy, source, cfg.min_examples)
     out_dir.mkdir(parents=True, exist_ok=True)
-    encoder_path = out_dir / "encoder"
+    encoder_path = out_dir / artifact.ENCODER_DIR
     if encoder_dir is not None:  # reuse an exported encoder (retraining, tests): torch is not needed then
         shutil.copytree(encoder_dir, encoder_path, dirs_exist_ok=True)
     else:

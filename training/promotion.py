@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from contactlens.errors import ContactLensError, ModelError
+from contactlens.errors import ContactLensError, ModelError, first_line
 from contactlens.registry import client
 from contactlens.settings import Settings
 
@@ -217,11 +217,6 @@ def current_champion(settings: Settings) -> str:
             "train one first (contactlens train)"
         )
     return version
-
-
-def first_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def move_champion(settings: Settings, version: str, old: str | None) -> None:

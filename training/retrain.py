@@ -18,6 +18,7 @@ import pandas as pd
 
 from contactlens import data as datamod
 from contactlens import taxonomy as taxmod
+from contactlens.artifact import ENCODER_DIR
 from contactlens.data import Columns, near_key
 from contactlens.errors import ContactLensError, DataError, ModelError
 from contactlens.model import ContactModel
@@ -174,7 +175,7 @@ def retrain(opts: RetrainOptions, settings: Settings) -> tuple[dict[str, Any], l
     out = opts.out or settings.home / "artifacts" / f"retrain-{stamp}"
     assert champion.path is not None  # loaded from a directory
     # The champion's own encoder: no torch needed, and both models embed texts the same way.
-    encoder = opts.encoder_dir or champion.path / "encoder"
+    encoder = opts.encoder_dir or champion.path / ENCODER_DIR
     source = f"{opts.base_data} + reviewed labels"
     try:
         lines += fit_and_log(data.train, tax, cfg, out, data.heldout, source, True, "challenger", encoder)

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from contactlens.drift import DriftConfig, run_drift
 from contactlens.errors import ContactLensError
 from contactlens.store import DECIDED, Contact, ReviewDecision, ReviewItem, Suggestion
-from service.api.contacts import bounds, date_range
 from service.auth import Analyst
+from service.common import bounds, date_range
 from service.deps import ModelDep, SessionDep
 from service.schemas import DateBound
 

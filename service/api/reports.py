@@ -10,8 +10,8 @@ from sqlalchemy import Integer, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from contactlens.store import CURRENT, DECIDED, Contact, ContactDescription, ReviewItem, Suggestion
-from service.api.contacts import bounds, date_range
 from service.auth import Analyst
+from service.common import bounds, date_range
 from service.deps import ModelDep, SessionDep
 from service.schemas import DateBound, DescriptionReport, ReportBy, ReportSummary
 

@@ -21,8 +21,8 @@ from contactlens.store import (
     set_descriptions,
     utcnow,
 )
-from service.api.contacts import contact_public
 from service.auth import Reviewer
+from service.common import contact_public
 from service.deps import ModelDep, SessionDep, check_descriptions
 from service.schemas import MAX_ID, ReviewDecisionCreate, ReviewItemPublic, ReviewPage
 

@@ -4,6 +4,8 @@ The label cells are parsed here by hand (split on ';' then ':'), so these checks
 and do not depend on how contactlens.data reads them.
 """
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -179,3 +181,18 @@ def test_realistic_variety(train):
     multi = multi_rows(train)
     joined = " ".join(multi["text"]).lower()
     assert all(w in joined for w in ("also", "but ")), "topics joined the way people write"
+
+
+def test_the_generator_rewrites_the_committed_files_byte_for_byte(tmp_path: Path):
+    # `python -m tools.sample_data` from the repository root, as data/README.md says; about 2 s.
+    root = DATA.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.sample_data", "--out", str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("train.csv", "test.csv"):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name

@@ -146,3 +146,24 @@ def test_refuses_a_directory_that_is_not_an_artifact(tmp_path: Path):
     (tmp_path / "metadata.json").write_text("{not json")
     with pytest.raises(ModelError, match="not valid JSON"):
         ContactModel.load(tmp_path)
+
+
+def test_the_artifact_holds_the_format_1_files(sample_model):
+    # Older artifacts load only while these names and this format stay: a rename needs a new format version.
+    names = {p.name for p in sample_model.path.iterdir()}
+    assert names == {"encoder", "heads.joblib", "taxonomy.yaml", "reference.npz", "metadata.json"}
+    assert {p.name for p in (sample_model.path / "encoder").iterdir()} == {
+        "encoder.onnx",
+        "tokenizer.json",
+        "encoder.json",
+    }
+    assert sample_model.metadata["format_version"] == 1
+
+
+def test_a_newer_format_is_refused_before_any_pickle_is_read(sample_model, tmp_path: Path):
+    meta = json.loads((sample_model.path / "metadata.json").read_text())
+    meta["format_version"] = 2
+    (tmp_path / "metadata.json").write_text(json.dumps(meta))
+    (tmp_path / "heads.joblib").write_bytes(b"a pickle from the future")
+    with pytest.raises(ModelError, match="artifact format 2, this ContactLens reads format 1; upgrade"):
+        ContactModel.load(tmp_path)

@@ -125,7 +125,7 @@ def test_upgrading_a_0001_database_keeps_its_rows_and_backfills_descriptions(
         decision = session.get_one(ReviewDecision, 1)
         assert decided_descriptions(decision) == [{"id": "lost_in_transit", "sentiment": "neutral"}]
     # The service reads the upgraded rows as before, now with their description sets.
-    from service.api.contacts import contact_public
+    from service.common import contact_public
 
     with session_factory(engine)() as session:
         first = contact_public(session.get_one(Contact, 1))

@@ -134,7 +134,7 @@ def test_a_revoked_key_ends_the_session_at_once(client: TestClient) -> None:
 
 
 def test_insights_are_for_analysts_only(queued, monkeypatch: pytest.MonkeyPatch) -> None:
-    from service import ui_views
+    from service.ui import views as ui_views
 
     monkeypatch.setattr(ui_views, "DRIFT_WAIT", 60.0)  # the checks run in a thread: wait for their answer
     client, _ = queued
@@ -156,7 +156,7 @@ def test_insights_are_for_analysts_only(queued, monkeypatch: pytest.MonkeyPatch)
 
 def test_insights_show_the_latest_drift_findings(queued, monkeypatch: pytest.MonkeyPatch) -> None:
     import contactlens.drift
-    from service import ui_views
+    from service.ui import views as ui_views
 
     windows = []
 

@@ -2,7 +2,7 @@
 
 Deterministic (fixed seed) and standard library only:
 
-    python data/generate_sample.py            # writes data/train.csv and data/test.csv
+    python -m tools.sample_data            # from the repository root: writes data/train.csv and data/test.csv
 
 Each row is assembled from one core phrase of its description plus context, detail, an ask, sometimes a
 sentence about a neighbouring topic (the row keeps the MAIN topic's label), personal data, and a channel
@@ -10,7 +10,7 @@ style (letter, email, phone notes, txt, web form, face to face, fax) with typos 
 
 After those single-label rows (and without touching their random stream), about 10% more rows speak of
 2-3 descriptions, each with its own sentiment: `description` is then `main:sentiment;other:sentiment`
-(see sample_multi.py and data/README.md).
+(see multi.py and data/README.md).
 """
 
 import argparse
@@ -18,22 +18,22 @@ import csv
 import datetime as dt
 import random
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the phrase modules sit next to this script
+from tools.sample_data import (
+    phrases_delivery,
+    phrases_digital,
+    phrases_money,
+    phrases_other,
+    phrases_product,
+    phrases_store,
+)
+from tools.sample_data.fillers import Slots
+from tools.sample_data.multi import draw_topics, render_multi, settle
+from tools.sample_data.styles import render
+from tools.sample_data.words import FIRST_F, FIRST_M, STAFF_F, STAFF_M, STORES, SURNAMES
 
-import phrases_delivery  # noqa: E402
-import phrases_digital  # noqa: E402
-import phrases_money  # noqa: E402
-import phrases_other  # noqa: E402
-import phrases_product  # noqa: E402
-import phrases_store  # noqa: E402
-from sample_fillers import Slots  # noqa: E402
-from sample_multi import draw_topics, render_multi, settle  # noqa: E402
-from sample_styles import render  # noqa: E402
-from sample_words import FIRST_F, FIRST_M, STAFF_F, STAFF_M, STORES, SURNAMES  # noqa: E402
-
+DATA = Path(__file__).resolve().parents[2] / "data"  # where the sample data lives, beside its README
 SEED = 20260101
 MULTI_ROWS = {"train": 190, "test": 48}  # multi-topic rows, drawn after the single-label ones
 START, END = dt.date(2025, 10, 1), dt.date(2026, 10, 31)
@@ -340,7 +340,7 @@ def write(rows: list[dict[str, str]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output folder")
+    parser.add_argument("--out", type=Path, default=DATA, help="output folder")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     train, test = build(args.seed)

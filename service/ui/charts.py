@@ -49,7 +49,7 @@ def stacked_bars(mix: dict[str, Any], width: int = 760, height: int = 280) -> di
 
     Args:
         mix: `months` (YYYY-MM keys) and `series` (each a `name` and `counts` per month), as
-            `service.ui_views.month_mix` returns.
+            `service.ui.views.month_mix` returns.
     """
     months, series = mix["months"], mix["series"]
     left, right, top, bottom = 48, 8, 12, 28

@@ -1,5 +1,5 @@
 # ruff: noqa: E501 - phrase data: each sentence stays on one line so it can be read and edited whole
-"""Hand-written phrases for the Delivery group of the sample data (see generate_sample.py for the slots)."""
+"""Hand-written phrases for the Delivery group of the sample data (see generate.py for the slots)."""
 
 PHRASES = {
     "late_delivery": {

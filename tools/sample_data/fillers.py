@@ -9,7 +9,7 @@ import datetime as dt
 import random
 import re
 
-from sample_words import (
+from tools.sample_data.words import (
     CODES,
     DEPTS,
     DEVICES,

@@ -1,4 +1,4 @@
-"""What the review pages show, built from the store and the served model (no HTTP here; see service.ui).
+"""What the review pages show, built from the store and the served model (no HTTP here; see service.ui.pages).
 
 The queue reuses the API's queue listing, the insights reuse the summary report, and decisions go through
 `service.api.review.record_decision`, so the pages and the API cannot disagree.
@@ -20,11 +20,11 @@ from contactlens.model import ContactModel
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
-from service import ui_charts
 from service.api.catalog import taxonomy as taxonomy_listing
 from service.api.reports import summary
 from service.api.review import AlreadyDecided, review_queue
 from service.auth import Principal
+from service.ui import charts as ui_charts
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 
-from service import ui_views
 from service.api.review import AlreadyDecided, record_decision
 from service.auth import KeyRing, Principal, hash_key
 from service.schemas import ReviewDecisionCreate
+from service.ui import views as ui_views
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # service/: templates/ and static/
 STATIC = HERE / "static"
 COOKIE = "cl_session"
 MAX_AGE = 12 * 3600  # a working day; then sign in again

@@ -1,6 +1,6 @@
 """Multi-topic rows for the sample data: one contact about 2 or 3 descriptions, each with its own sentiment.
 
-generate_sample.py draws the row's date, channel, site and the per-description sentiments, then calls
+generate.py draws the row's date, channel, site and the per-description sentiments, then calls
 `render_multi` here for the text. The label cell is `main:sentiment;other:sentiment[;third:sentiment]`, the
 main (first) description being what the contact is mostly about: it gets the detail sentences and the ask,
 the others one sentence each (sometimes with one detail), joined the way people write ("..., but ...",
@@ -10,8 +10,8 @@ the others one sentence each (sometimes with one detail), joined the way people 
 import random
 import re
 
-from sample_fillers import Slots, add_typos, txtify
-from sample_styles import Content, email, face_to_face, letter, lower_first, pick, shout, web
+from tools.sample_data.fillers import Slots, add_typos, txtify
+from tools.sample_data.styles import Content, email, face_to_face, letter, lower_first, pick, shout, web
 
 COMPLIMENTS = frozenset({"staff_compliment", "service_compliment"})
 
@@ -154,7 +154,7 @@ def clause(first: str, word: str, second: str) -> str:
 
 
 class MultiContent(Content):
-    """The pieces of a multi-topic contact, laid out so the channel styles of sample_styles can use them."""
+    """The pieces of a multi-topic contact, laid out so the channel styles of styles.py can use them."""
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 import random
 
-from sample_fillers import Slots, add_typos, txtify
+from tools.sample_data.fillers import Slots, add_typos, txtify
 
 ANGRY = [
     "This is absolutely disgraceful.",
