@@ -1,43 +1,63 @@
-"""Service speed benchmark (not a test): in-process suggest latency, then bounded HTTP load on a server.
+"""Service speed benchmark (not a test): in-process suggest, HTTP closed and open loop, predict throughput.
 
-    python benchmarks/service.py [--model DIR_OR_URI] [--duration 20] [--concurrency 4]
+    python benchmarks/service.py [--model DIR_OR_URI] [--baseline ROOT] [--duration 10] [--open-duration 30]
+        [--concurrency 1 8 32] [--rates 100 200] [--workers 1] [--predict-rows 2000] [--calls 1000]
 
-1. In-process: `ContactModel.suggest` on one sentence, 1,000 calls after a warm-up: p50, p99; then on a
-   contact about two things (with a multi-label model the clauses are scored again for each description's
-   sentiment), 300 calls.
-2. HTTP: `contactlens serve` (uvicorn, one worker) on 127.0.0.1 with a fresh SQLite database; time to ready
-   (`/readyz` answers 200), then `--concurrency` clients with keep-alive post one-sentence `/v1/suggest`
-   requests for `--duration` seconds (at most 60): requests/s, p50, p99, errors, server RSS (peak).
-Results go to benchmarks/results/service.json. The load generator shares the machine's cores with the server.
+1. In-process: `ContactModel.suggest` on one sentence (`--calls` calls after a warm-up): p50, p99; then on a
+   contact about two things (both decided, sentiment per clause), a third as many calls.
+2. HTTP: `contactlens serve` (uvicorn, `--workers`) on 127.0.0.1 with a fresh SQLite database; time to ready,
+   then for each `--concurrency` a closed loop (that many clients with keep-alive, each posting a one-sentence
+   `/v1/suggest` as soon as its last answer came) for `--duration` seconds, the same on the floor endpoint
+   `/healthz` (the framework's cost at that moment), and for each `--rates` an open loop: Poisson arrivals at
+   that many requests/s for `--open-duration` seconds, each request timed from its scheduled start (so a
+   server that falls behind shows it). requests/s, p50, p99, errors; RSS per server process (peak).
+3. `predict` (training.predict.predict_file, the CLI's path, every core) on the first `--predict-rows` rows of
+   BANKING77 train: verbatims/s.
+
+`--baseline ROOT` runs every measure also for another checkout (e.g. `/work/main`, the code before a change),
+the two taking turns measure by measure, so both see the same load; the result holds both and their ratios.
+The load generator shares the machine's cores with the server: on 2 cores it takes part of one. Results go to
+benchmarks/results/service.json, with the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "service.json"
+BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77" / "train.csv"
 SENTENCE = "My parcel was due on Tuesday and it still has not arrived, tracking says in transit."
 TWO_TOPICS = (  # the sample model decides both descriptions here: refund_not_received and staff_compliment
     "Sarah on the tills was so kind and patient with my mum, please thank her. "
     "But I returned a kettle three weeks ago and the refund still hasn't reached my card."
 )
 KEY = "bench-key"
-TARGETS = {"inprocess_p50_ms": 8, "http_p50_ms": 12, "http_p99_ms": 30, "rss_mb": 500, "ready_s": 10}
+TARGETS = {
+    "inprocess_p50_ms": 4,
+    "inprocess_p99_ms": 8,
+    "two_topics_p50_ms": 8,
+    "closed_c8_requests_per_s": 400,
+    "open_200_p50_ms": 8,
+    "open_200_p99_ms": 25,
+    "predict_verbatims_per_s": 1000,
+    "rss_mb": 500,
+    "ready_s": 10,
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -45,32 +65,145 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def in_process(uri: str | None, calls: int) -> dict[str, Any]:
+def summary(times_ms: list[float]) -> dict[str, float | None]:
+    if not times_ms:
+        return {"p50_ms": None, "p99_ms": None}
+    return {"p50_ms": round(statistics.median(times_ms), 2), "p99_ms": round(percentile(times_ms, 99), 2)}
+
+
+# ------------------------------------------------------------------------------------------- in-process
+
+
+def in_process_worker(uri: str | None) -> None:
+    """Serve timing requests on stdin ('one N', 'two N', 'predict N'): one JSON line of results each."""
     from contactlens.cliutil import load_model
 
     model = load_model(uri)
-
-    def timed(text: str, n: int) -> list[float]:
+    for text in (SENTENCE, TWO_TOPICS):
         for _ in range(20):
             model.suggest([text])
-        times = []
-        for _ in range(n):
-            t = time.perf_counter()
-            model.suggest([text])
-            times.append((time.perf_counter() - t) * 1000)
-        return times
+    print(
+        json.dumps(
+            {"ready": True, "two_topics_descriptions": len(model.suggest([TWO_TOPICS])[0]["descriptions"])}
+        )
+    )
+    sys.stdout.flush()
+    for line in sys.stdin:
+        what, n = line.split()
+        if what == "predict":
+            print(json.dumps(predict_rate(uri, int(n))))
+        else:
+            text = SENTENCE if what == "one" else TWO_TOPICS
+            times = []
+            for _ in range(int(n)):
+                started = time.perf_counter()
+                model.suggest([text])
+                times.append((time.perf_counter() - started) * 1000)
+            print(json.dumps(times))
+        sys.stdout.flush()
 
-    one, two = timed(SENTENCE, calls), timed(TWO_TOPICS, max(1, calls * 3 // 10))
-    return {
-        "calls": calls,
-        "p50_ms": round(statistics.median(one), 2),
-        "p99_ms": round(percentile(one, 99), 2),
-        "two_topics_p50_ms": round(statistics.median(two), 2),
-        "two_topics_p99_ms": round(percentile(two, 99), 2),
-        "two_topics_descriptions": len(model.suggest([TWO_TOPICS])[0]["descriptions"]),
-        "multilabel": model.multilabel,
-        "model_version": model.version,
-    }
+
+def predict_rate(uri: str | None, rows: int) -> dict[str, Any]:
+    import pandas as pd
+
+    from contactlens.cliutil import load_model
+    from training.predict import predict_file
+
+    if not BANKING77.is_file():
+        return {"skipped": f"{BANKING77} not found"}
+    model = load_model(uri, threads=os.cpu_count())
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "in.csv"
+        pd.read_csv(BANKING77, nrows=rows).to_csv(data, index=False)
+        started = time.perf_counter()
+        n = predict_file(model, data, Path(tmp) / "out.parquet")
+        seconds = time.perf_counter() - started
+    return {"rows": n, "seconds": round(seconds, 1), "verbatims_per_s": round(n / seconds, 1)}
+
+
+class Side:
+    """One checkout under test: its in-process worker and its server."""
+
+    def __init__(self, name: str, root: Path, uri: str | None, workdir: Path, workers: int) -> None:
+        self.name, self.root, self.uri, self.workers = name, root, uri, workers
+        self.workdir = workdir / name
+        self.workdir.mkdir()
+        self.env = os.environ | {"PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
+        self.worker: subprocess.Popen | None = None
+        self.server: subprocess.Popen | None = None
+        self.port = 0
+        self.result: dict[str, Any] = {"root": str(root)}
+
+    # in-process
+    def start_worker(self) -> None:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--in-process-worker"]
+        if self.uri:
+            cmd += ["--model", self.uri]
+        self.worker = subprocess.Popen(
+            cmd, env=self.env, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.result["two_topics_descriptions"] = self.ask("")["two_topics_descriptions"]
+
+    def ask(self, line: str) -> Any:
+        assert self.worker is not None and self.worker.stdin and self.worker.stdout
+        if line:
+            self.worker.stdin.write(line + "\n")
+            self.worker.stdin.flush()
+        answer = self.worker.stdout.readline()
+        if not answer:
+            raise SystemExit(f"{self.name}: the in-process worker exited")
+        return json.loads(answer)
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            assert self.worker.stdin
+            self.worker.stdin.close()
+            try:
+                self.worker.wait(30)
+            except subprocess.TimeoutExpired:  # a loaded machine can take that long to tear Python down
+                self.worker.kill()
+                self.worker.wait()
+
+    # server
+    def start_server(self) -> None:
+        env = self.env | {
+            "CONTACTLENS_DATABASE_URL": f"sqlite:///{self.workdir / 'bench.db'}",
+            "CONTACTLENS_API_KEYS": f"{KEY}:logger",
+        }
+        if self.uri:
+            env["CONTACTLENS_MODEL_URI"] = self.uri
+        self.port = free_port()
+        exe = Path(sys.executable).with_name("contactlens")
+        started = time.perf_counter()
+        cmd = [str(exe), "serve", "--port", str(self.port)]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
+        log = (self.workdir / "server.log").open("w")
+        self.server = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
+        import httpx
+
+        while time.perf_counter() - started < 120:
+            if self.server.poll() is not None:
+                raise SystemExit(f"{self.name}: the server exited: see {self.workdir / 'server.log'}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                    self.result["ready_s"] = round(time.perf_counter() - started, 2)
+                    self.result["rss_idle_mb"] = rss_per_process(self.server.pid, "VmRSS")
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise SystemExit(f"{self.name}: the server was not ready within 120 s")
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.result["rss_peak_mb"] = rss_per_process(self.server.pid)
+            self.server.terminate()
+            try:
+                self.server.wait(60)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
 
 
 def free_port() -> int:
@@ -79,117 +212,248 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_mb(pid: int, field: str = "VmHWM") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
 
 
-def start_server(uri: str | None, port: int, workdir: Path) -> tuple[subprocess.Popen, float]:
-    env = os.environ | {
-        "CONTACTLENS_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
-        "CONTACTLENS_API_KEYS": f"{KEY}:logger",
-    }
-    if uri:
-        env["CONTACTLENS_MODEL_URI"] = uri
-    exe = Path(sys.executable).with_name("contactlens")
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port)],
-        env=env,
-        stdout=(workdir / "server.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/readyz"
-    while time.perf_counter() - started < 60:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited: see {workdir / 'server.log'}")
+def rss_per_process(pid: int, field: str = "VmHWM") -> list[float]:
+    """Resident memory (MB) of the server and each process under it (uvicorn's workers)."""
+    pids, out = [pid], []
+    while pids:
+        p = pids.pop(0)
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return proc, time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    proc.terminate()
-    raise SystemExit("the server was not ready within 60 s")
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+            pids += _children(p)
+        except OSError:
+            continue
+    return out
 
 
-def load(port: int, concurrency: int, duration: float) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{port}/v1/suggest"
-    deadline = time.perf_counter() + duration
-    latencies: list[list[float]] = [[] for _ in range(concurrency)]
-    errors = [0] * concurrency
+# ----------------------------------------------------------------------------------------------- HTTP
 
-    def client(i: int) -> None:
-        with httpx.Client(headers={"X-API-Key": KEY}, timeout=10) as http:
+
+async def closed_loop(port: int, path: str, concurrency: int, duration: float) -> dict[str, Any]:
+    import httpx
+
+    url = f"http://127.0.0.1:{port}{path}"
+    body = {"text": SENTENCE}
+    times: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers={"X-API-Key": KEY}, timeout=30, limits=limits) as http:
+        deadline = time.perf_counter() + duration
+
+        async def client() -> None:
+            nonlocal errors
             while time.perf_counter() < deadline:
-                t = time.perf_counter()
+                started = time.perf_counter()
                 try:
-                    ok = http.post(url, json={"text": SENTENCE}).status_code == 200
+                    if path == "/healthz":
+                        r = await http.get(url)
+                    else:
+                        r = await http.post(url, json=body)
+                    ok = r.status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 if ok:
-                    latencies[i].append((time.perf_counter() - t) * 1000)
+                    times.append((time.perf_counter() - started) * 1000)
                 else:
-                    errors[i] += 1
+                    errors += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    done = [x for per in latencies for x in per]
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
     return {
         "concurrency": concurrency,
-        "duration_s": round(elapsed, 1),
-        "requests": len(done),
-        "requests_per_s": round(len(done) / elapsed, 1),
-        "p50_ms": round(statistics.median(done), 2) if done else None,
-        "p99_ms": round(percentile(done, 99), 2) if done else None,
-        "errors": sum(errors),
+        "requests_per_s": round(len(times) / elapsed, 1),
+        **summary(times),
+        "requests": len(times),
+        "errors": errors,
+    }
+
+
+async def open_loop(port: int, rate: float, duration: float, seed: int = 0) -> dict[str, Any]:
+    """Poisson arrivals at `rate`/s; each request is timed from when it was due, not when it was sent."""
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/v1/suggest"
+    rng = random.Random(seed)
+    times: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+    async with httpx.AsyncClient(headers={"X-API-Key": KEY}, timeout=30, limits=limits) as http:
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            try:
+                ok = (await http.post(url, json={"text": SENTENCE})).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                times.append((time.perf_counter() - due) * 1000)
+            else:
+                errors += 1
+
+        tasks = []
+        start = time.perf_counter()
+        due = start
+        while True:
+            due += rng.expovariate(rate)
+            if due - start > duration:
+                break
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(one(due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return {
+        "rate": rate,
+        "sent": len(tasks),
+        "answered_per_s": round(len(times) / elapsed, 1),
+        **summary(times),
+        "errors": errors,
+    }
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def ratios(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """new / old for every number both have (nested), rounded: < 1 is faster for times, > 1 for rates."""
+    out: dict[str, Any] = {}
+    for key, value in new.items():
+        other = old.get(key)
+        if isinstance(value, dict) and isinstance(other, dict):
+            out[key] = ratios(value, other)
+        elif isinstance(value, int | float) and isinstance(other, int | float) and other:
+            out[key] = round(value / other, 3)
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],  # other work skews every number
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "in_process_worker")},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        sides = [Side("this", ROOT, args.model, Path(tmp), args.workers)]
+        if args.baseline:
+            sides.append(Side("baseline", Path(args.baseline).resolve(), args.model, Path(tmp), args.workers))
+        try:
+            for side in sides if not args.no_in_process else []:
+                side.start_worker()
+            rounds = 0 if args.no_in_process else 4
+            times: dict[str, dict[str, list[float]]] = {s.name: {"one": [], "two": []} for s in sides}
+            for r in range(rounds):  # the sides take turns, so load from elsewhere hits them alike
+                for side in sides if r % 2 == 0 else sides[::-1]:
+                    times[side.name]["one"] += side.ask(f"one {max(1, args.calls // rounds)}")
+                    times[side.name]["two"] += side.ask(f"two {max(1, args.calls // rounds // 3)}")
+            for side in sides if rounds else []:
+                one, two = summary(times[side.name]["one"]), summary(times[side.name]["two"])
+                side.result["in_process"] = {
+                    "one_sentence": one,
+                    "two_topics": two,
+                    "two_topics_descriptions": side.result.pop("two_topics_descriptions"),
+                }
+                print(f"{side.name}: in-process {side.result['in_process']}", flush=True)
+            if args.predict_rows and rounds:
+                for side in sides:
+                    side.result["predict"] = side.ask(f"predict {args.predict_rows}")
+                    print(f"{side.name}: predict {side.result['predict']}", flush=True)
+        finally:
+            for side in sides:
+                side.stop_worker()
+        try:
+            for side in sides:
+                side.start_server()
+            plan: list[tuple[str, Any]] = [("closed", c) for c in args.concurrency]
+            plan += [("healthz", max(args.concurrency))] + [("open", rate) for rate in args.rates]
+            for k, (kind, arg) in enumerate(plan):
+                for side in sides if k % 2 == 0 else sides[::-1]:
+                    if kind == "closed":
+                        out = asyncio.run(closed_loop(side.port, "/v1/suggest", arg, args.duration))
+                        side.result.setdefault("closed_loop", {})[f"c{arg}"] = out
+                    elif kind == "healthz":
+                        out = asyncio.run(closed_loop(side.port, "/healthz", arg, args.duration))
+                        side.result[f"healthz_c{arg}"] = out
+                    else:
+                        out = asyncio.run(open_loop(side.port, arg, args.open_duration))
+                        side.result.setdefault("open_loop", {})[f"rate{arg:g}"] = out
+                    print(f"{side.name}: {kind} {arg}: {out}", flush=True)
+        finally:
+            for side in sides:
+                side.stop_server()
+    result["this"] = sides[0].result
+    if len(sides) > 1:
+        result["baseline"] = sides[1].result
+        result["this_over_baseline"] = ratios(sides[0].result, sides[1].result)
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["targets"] = TARGETS
+    result["meets_targets"] = meets(sides[0].result)
+    return result
+
+
+def meets(r: dict[str, Any]) -> dict[str, bool | None]:
+    def at(*keys: str) -> Any:
+        value: Any = r
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    def le(value: Any, target: float) -> bool | None:
+        return None if value is None else value <= target
+
+    c8, open200 = at("closed_loop", "c8"), at("open_loop", "rate200")
+    return {
+        "inprocess_p50": le(at("in_process", "one_sentence", "p50_ms"), TARGETS["inprocess_p50_ms"]),
+        "inprocess_p99": le(at("in_process", "one_sentence", "p99_ms"), TARGETS["inprocess_p99_ms"]),
+        "two_topics_p50": le(at("in_process", "two_topics", "p50_ms"), TARGETS["two_topics_p50_ms"]),
+        "closed_c8": None if c8 is None else c8["requests_per_s"] >= 400 and c8["errors"] == 0,
+        "open_200": None
+        if open200 is None
+        else bool(
+            (open200["p50_ms"] or 1e9) <= TARGETS["open_200_p50_ms"]
+            and (open200["p99_ms"] or 1e9) <= TARGETS["open_200_p99_ms"]
+            and open200["errors"] == 0
+        ),
+        "predict": None
+        if at("predict", "verbatims_per_s") is None
+        else at("predict", "verbatims_per_s") >= TARGETS["predict_verbatims_per_s"],
+        "rss": None if not r.get("rss_peak_mb") else max(r["rss_peak_mb"]) <= TARGETS["rss_mb"],
+        "ready": le(r.get("ready_s"), TARGETS["ready_s"]),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="Artifact directory or models:/NAME@ALIAS (default: the settings').")
-    parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=20.0, help="Seconds of HTTP load (at most 60).")
+    parser.add_argument("--baseline", help="Another checkout to measure alongside (e.g. /work/main).")
+    parser.add_argument("--calls", type=int, default=1000, help="In-process calls on one sentence.")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--duration", type=float, default=10.0, help="Seconds per closed loop.")
+    parser.add_argument(
+        "--rates", type=float, nargs="*", default=[100.0, 200.0], help="Open-loop requests/s."
+    )
+    parser.add_argument("--open-duration", type=float, default=30.0, help="Seconds per open loop.")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument("--predict-rows", type=int, default=2000, help="BANKING77 train rows (0: skip).")
+    parser.add_argument("--no-in-process", action="store_true", help="HTTP only (no in-process, no predict).")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--in-process-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    duration = min(args.duration, 60.0)
-
-    result: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load_average_before": round(os.getloadavg()[0], 2),  # other work on the box skews every number
-    }
-    result["in_process"] = in_process(args.model, args.calls)
-    print(f"in-process suggest: {result['in_process']}")
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        proc, ready_s = start_server(args.model, port, Path(tmp))
-        try:
-            result["ready_s"] = round(ready_s, 2)
-            result["rss_idle_mb"] = rss_mb(proc.pid, "VmRSS")
-            result["http"] = load(port, args.concurrency, duration)
-            result["rss_peak_mb"] = rss_mb(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-    http = result["http"]
-    result["targets"] = TARGETS
-    result["meets_targets"] = {
-        "inprocess_p50": result["in_process"]["p50_ms"] <= TARGETS["inprocess_p50_ms"],
-        "http_p50": (http["p50_ms"] or 1e9) <= TARGETS["http_p50_ms"],
-        "http_p99": (http["p99_ms"] or 1e9) <= TARGETS["http_p99_ms"],
-        "http_errors": http["errors"] == 0,
-        "rss": result["rss_peak_mb"] <= TARGETS["rss_mb"],
-        "ready": result["ready_s"] <= TARGETS["ready_s"],
-    }
+    if args.in_process_worker:
+        sys.path.insert(0, os.environ.get("PYTHONPATH", str(ROOT)))
+        in_process_worker(args.model)
+        return
+    result = run(args)
     print(json.dumps({k: v for k, v in result.items() if k != "targets"}, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

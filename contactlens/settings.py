@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     request_time_budget_seconds: float = Field(
         30.0, gt=0, description="A batch still scoring after this long stops and answers 503."
     )
+    suggest_batch_max: int = Field(
+        32,
+        ge=1,
+        le=256,
+        description="Concurrent /v1/suggest calls answered by one model call (1: no batching).",
+    )
+    suggest_batch_wait_ms: float = Field(
+        0.0, ge=0.0, le=50.0, description="Hold a batch that has company this long for more calls (0: never)."
+    )
+    suggestion_log_queue: int = Field(
+        0,
+        ge=0,
+        description="Write suggestion logs behind the answer, at most this many waiting (0: inline).",
+    )
     session_secret: str | None = Field(None, description="Signs the review pages' session cookie.")
 
     @field_validator("api_keys")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -23,8 +25,10 @@ from contactlens.store import describe_url, make_engine, session_factory, short_
 from service import errors, reloader, ui
 from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
+from service.batcher import MicroBatcher
 from service.limits import max_body_bytes
 from service.metrics import LatencyMiddleware, Metrics
+from service.suggestion_log import SuggestionLog
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,12 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     app.state.metrics = Metrics()
     app.state.reload_lock = asyncio.Lock()
     app.state.migrated = False
+    app.state.suggest_batcher = MicroBatcher(
+        functools.partial(suggest.answer_batch, app),
+        max_batch=settings.suggest_batch_max,
+        max_wait_ms=settings.suggest_batch_wait_ms,
+        on_batch=app.state.metrics.suggest_batch.observe,
+    )
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     routers = [m.router for m in (suggest, contacts, review, catalog, reports, drift, admin, health)]
     for router in routers:
@@ -65,6 +75,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = state.settings
     state.engine = make_engine(settings.db_url)
     state.sessions = session_factory(state.engine)
+    if settings.suggestion_log_queue > 0:
+        state.suggestion_log = SuggestionLog(
+            lambda: state.sessions, state.metrics, settings.suggestion_log_queue
+        )
     try:
         await run_in_threadpool(upgrade, state.engine)
         state.migrated = True
@@ -78,6 +92,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "cannot serve: %s; train one (`contactlens train`) or run `contactlens serve --bootstrap`",
                 exc,
             )
+            _close_suggestion_log(state)
             state.engine.dispose()
             raise
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
@@ -92,7 +107,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+        await state.suggest_batcher.close()
+        await run_in_threadpool(_close_suggestion_log, state)
         state.engine.dispose()
+
+
+def _close_suggestion_log(state: Any) -> None:
+    writer = getattr(state, "suggestion_log", None)
+    if writer is not None:
+        writer.close()
+        state.suggestion_log = None
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:

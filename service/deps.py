@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -122,11 +122,11 @@ def review_threshold(model: ContactModel, settings: Settings) -> float:
     return settings.review_threshold if settings.review_threshold is not None else model.review_threshold
 
 
-def note_database_error(request: Request, exc: SQLAlchemyError, what: str) -> None:
+def note_database_error(app: FastAPI, exc: SQLAlchemyError, what: str) -> None:
     """Log a database error a route chose to survive (`what` says how); only an outage counts in db_errors."""
     kind = classify_error(exc)
     if kind == UNAVAILABLE:
-        request.app.state.metrics.db_errors.inc()
+        app.state.metrics.db_errors.inc()
         log.error("database unavailable: %s (%s)", what, short_error(exc))
     else:
         log.warning("database %s error: %s (%s)", kind, what, short_error(exc))

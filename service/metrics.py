@@ -49,6 +49,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.suggestion_log_dropped = Counter(
+            "contactlens_suggestion_log_dropped",
+            "Suggestion logs not stored: the write-behind queue was full or the database failed",
+            registry=self.registry,
+        )
+        self.suggest_batch = Histogram(
+            "contactlens_suggest_batch_size",
+            "/v1/suggest calls answered by one model call",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+
     def observe_suggestion(self, top_confidence: float, needs_review: bool) -> None:
         self.suggestions.labels(band(top_confidence), str(needs_review).lower()).inc()
 

@@ -178,6 +178,45 @@ def export_encoder(out_dir: Path) -> Path:
     return out_dir
 
 
+# Dynamic int8 quantisation of the MatMul weights only, one scale per output channel. Quantising every op
+# (the default: the token-embedding Gather and the attention too) drifted the embeddings (mean cosine 0.968 to
+# fp32 on BANKING77 test texts); MatMul-only per-channel keeps 0.994 at the same ~2x speed on 2 cores.
+INT8_OPS = ["MatMul"]
+
+
+def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
+    """Write an int8 copy of an exported encoder folder (`encoder.json` says `"precision": "int8"`).
+
+    ONNX Runtime's dynamic quantisation: weights int8 per channel, activations quantised per call, so no
+    calibration data is needed. Tokenizer and settings are copied; the checksum is the new graph's.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    src_dir, out_dir = Path(src_dir), Path(out_dir)
+    meta = json.loads((src_dir / ENCODER_META_FILE).read_text(encoding="utf-8"))
+    if meta.get("precision", "fp32") != "fp32":
+        raise ModelError(f"{src_dir} holds a {meta['precision']} encoder: quantise the fp32 export")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.resolve() != src_dir.resolve():
+        shutil.copyfile(src_dir / ENCODER_TOKENIZER_FILE, out_dir / ENCODER_TOKENIZER_FILE)
+    tmp = out_dir / (ENCODER_ONNX_FILE + ".int8")
+    quantize_dynamic(
+        str(src_dir / ENCODER_ONNX_FILE),
+        str(tmp),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=INT8_OPS,
+    )
+    tmp.replace(out_dir / ENCODER_ONNX_FILE)
+    meta.update(
+        precision="int8",
+        quantization={"method": "dynamic", "weights": "int8 per channel", "ops": INT8_OPS},
+        onnx_sha256=sha256_file(out_dir / ENCODER_ONNX_FILE),
+    )
+    (out_dir / ENCODER_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
 def reference_embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Embed texts with sentence-transformers itself (L2-normalised float32), for equivalence checks."""
     model = load_source_model()

@@ -7,6 +7,7 @@ training data, never on the test set.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 import time
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 
 from contactlens import artifact
 from contactlens import data as datamod
+from contactlens.artifact import ENCODER_META_FILE
 from contactlens.data import SENTIMENTS
 from contactlens.drift import reference_extras
 from contactlens.encoder import OnnxEncoder
@@ -46,7 +48,7 @@ from training.evaluate import (
     sentiment_metrics,
     threshold_for_accuracy,
 )
-from training.export import export_encoder
+from training.export import export_encoder, quantize_encoder
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +433,11 @@ def train(
         shutil.copytree(encoder_dir, encoder_path, dirs_exist_ok=True)
     else:
         export_encoder(encoder_path)
+    precision = json.loads((encoder_path / ENCODER_META_FILE).read_text(encoding="utf-8")).get(
+        "precision", "fp32"
+    )
+    if cfg.encoder_precision == "int8" and precision == "fp32":
+        quantize_encoder(encoder_path, encoder_path)
     encoder = OnnxEncoder.load(encoder_path, intra_op_threads=cfg.n_jobs)
     cleaned = [clean(t) for t in tqdm(frame["text"], desc="cleaning", unit="text", leave=False, disable=None)]
     embeddings = encoder.encode(cleaned, batch_size=cfg.batch_size, progress=True)

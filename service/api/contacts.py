@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import func, select
 
 from contactlens.store import (
@@ -31,12 +32,18 @@ from service.schemas import (
     Sentiment,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 
 @router.post("", response_model=ContactPublic, status_code=201)
 def log_contact(
-    body: ContactCreate, model: ModelDep, settings: SettingsDep, session: SessionDep, who: Logger
+    body: ContactCreate,
+    request: Request,
+    model: ModelDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    who: Logger,
 ) -> Any:
     """Log a contact with one description (`description`) or several (`descriptions`, primary first).
 
@@ -49,7 +56,9 @@ def log_contact(
     check_lengths([body.text], settings)
     chosen = check_descriptions(model, body)
     with session.begin():
-        suggestion = _suggestion(session, body.suggestion_id)
+        suggestion = _suggestion(
+            session, body.suggestion_id, getattr(request.app.state, "suggestion_log", None)
+        )
         contact = Contact(
             text=body.text if settings.store_raw_text else clean(body.text),
             text_redacted=not settings.store_raw_text,
@@ -132,10 +141,21 @@ def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def _suggestion(session: SessionDep, suggestion_id: str | None) -> Suggestion | None:
+def _suggestion(session: SessionDep, suggestion_id: str | None, writer: Any = None) -> Suggestion | None:
+    """The suggestion a contact answers. Suggestion logs are written behind the answer (`writer`): an id
+    not found yet is looked up again once the log is flushed; one whose log was dropped is left unlinked."""
     if suggestion_id is None:
         return None
     suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None and writer is not None:
+        if writer.was_dropped(suggestion_id):
+            log.warning(
+                "suggestion %s was never stored (its log was dropped): contact logged without it",
+                suggestion_id,
+            )
+            return None
+        writer.flush()
+        suggestion = session.get(Suggestion, suggestion_id)
     if suggestion is None:
         invalid("suggestion_id", f"unknown suggestion id '{suggestion_id}'", suggestion_id)
     answered = session.scalar(select(Contact.id).where(Contact.suggestion_id == suggestion_id))

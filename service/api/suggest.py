@@ -1,11 +1,14 @@
-"""`/v1/suggest`: on a person's typing path, so one model call (in the threadpool) and at most one insert."""
+"""`/v1/suggest`: on a person's typing path. Concurrent calls are gathered into one model call
+(`service.batcher`), and the suggestion log is written behind the answer (`service.suggestion_log`)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,12 +24,26 @@ router = APIRouter(prefix="/v1", tags=["suggest"])
 _STORED_RANKS = 3  # acceptance is reported up to top-3, so at least 3 ranks are stored whatever top_k asks
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One /v1/suggest call waiting for its batch."""
+
+    model: ContactModel
+    threshold: float
+    text: str
+    top_k: int
+    channel: str | None
+
+
 @router.post("/suggest", response_model=SuggestResponse)
-def suggest(body: SuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger) -> Any:
+async def suggest(
+    body: SuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger
+) -> Any:
     """Suggest descriptions and sentiment for one verbatim: the ranked `suggestions` (top_k of them) and the
     multi-label decision `descriptions` (every description that applies, each with its own sentiment)."""
     check_lengths([body.text], settings)
-    return _suggest(request, model, settings, [body.text], body.top_k, body.channel)[0]
+    pending = Pending(model, review_threshold(model, settings), body.text, body.top_k, body.channel)
+    return await request.app.state.suggest_batcher.submit(pending)
 
 
 @router.post("/suggest/batch", response_model=BatchSuggestResponse)
@@ -36,34 +53,47 @@ def suggest_batch(
     """Suggest for up to 256 verbatims at once, `max_request_chars` characters in all (else 413)."""
     check_lengths(body.texts, settings, field="texts")
     check_request_chars(body.texts, settings)
-    return {"results": _suggest(request, model, settings, body.texts, body.top_k, body.channel)}
+    threshold = review_threshold(model, settings)
+    calls = [Pending(model, threshold, t, body.top_k, body.channel) for t in body.texts]
+    return {"results": answer_batch(request.app, calls, request)}
 
 
-def _suggest(
-    request: Request,
-    model: ContactModel,
-    settings: SettingsDep,
-    texts: list[str],
-    top_k: int,
-    channel: str | None,
-) -> list[dict[str, Any]]:
-    threshold, ranks = review_threshold(model, settings), max(top_k, _STORED_RANKS)
-    results = score_in_chunks(  # a batch stops when its client leaves or its time budget is spent
-        request, settings, texts, lambda part: model.suggest(part, top_k=ranks, threshold=threshold)
-    )
-    rows = [_row(model, r, channel) for r in results]
-    stored = _store(request, rows)
-    metrics = request.app.state.metrics
+def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = None) -> list[dict[str, Any]]:
+    """Answer several suggest calls with one `ContactModel.suggest` per (model, threshold) among them (a
+    reload mid-batch can mix two models), log them with one hand-over, and fan the answers out in order.
+
+    With the `request` of a /v1/suggest/batch call, scoring goes a chunk at a time and stops when its client
+    has gone or its time budget is spent (`service.limits.score_in_chunks`): nothing is stored then."""
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i, call in enumerate(calls):
+        groups.setdefault((id(call.model), call.threshold), []).append(i)
+    results: list[dict[str, Any]] = [{} for _ in calls]
+    for members in groups.values():
+        model, threshold = calls[members[0]].model, calls[members[0]].threshold
+        top_k = max(_STORED_RANKS, *(calls[i].top_k for i in members))
+        texts = [calls[i].text for i in members]
+        scored = (
+            model.suggest(texts, top_k, threshold)
+            if request is None
+            else score_in_chunks(
+                request, app.state.settings, texts, partial(model.suggest, top_k=top_k, threshold=threshold)
+            )
+        )
+        for i, r in zip(members, scored, strict=True):
+            results[i] = r
+    rows = [_row(call.model, r, call.channel) for call, r in zip(calls, results, strict=True)]
+    stored = _store(app, rows)
+    metrics = app.state.metrics
     out = []
-    for r, row in zip(results, rows, strict=True):
+    for call, r, row in zip(calls, results, rows, strict=True):
         metrics.observe_suggestion(row["top1_confidence"], r["needs_review"])
         out.append(
             {
                 **r,
-                "suggestions": r["suggestions"][:top_k],
+                "suggestions": r["suggestions"][: call.top_k],
                 "suggestion_id": row["id"] if stored else None,
-                "model_version": model.version,
-                "taxonomy_version": model.taxonomy.version,
+                "model_version": call.model.version,
+                "taxonomy_version": call.model.taxonomy.version,
             }
         )
     return out
@@ -91,12 +121,16 @@ def _row(model: ContactModel, result: dict[str, Any], channel: str | None) -> di
     }
 
 
-def _store(request: Request, rows: list[dict[str, Any]]) -> bool:
-    """One INSERT for all rows. A database failure must not cost the typist the suggestions: log and go on."""
+def _store(app: FastAPI, rows: list[dict[str, Any]]) -> bool:
+    """Hand the rows to the write-behind log, or (without one) one INSERT for all rows. A database failure
+    must not cost the typist the suggestions: log and go on."""
+    writer = getattr(app.state, "suggestion_log", None)
+    if writer is not None:
+        return writer.put(rows)
     try:
-        with request.app.state.sessions.begin() as session:
+        with app.state.sessions.begin() as session:
             session.execute(insert(Suggestion), rows)
         return True
     except SQLAlchemyError as exc:
-        note_database_error(request, exc, "suggestion not stored, served without suggestion_id")
+        note_database_error(app, exc, "suggestion not stored, served without suggestion_id")
         return False

@@ -1,0 +1,49 @@
+"""The suggest path's shortcuts give scikit-learn's own numbers; the int8 encoder stays close to fp32."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from contactlens.model import member_proba, sparse_features
+
+TEXTS = ["my parcel never came", "refund still not on my card", "", "lovely staff, thank you, but the wait"]
+
+
+def test_sparse_features_equal_the_vectorizer(sample_model) -> None:
+    fast = sparse_features(sample_model.vectorizer, TEXTS)
+    slow = sample_model.vectorizer.transform(TEXTS)
+    assert sp.isspmatrix_csr(fast) or isinstance(fast, sp.csr_array)
+    assert fast.shape == slow.shape and abs(fast - slow).max() == 0
+
+
+def test_member_proba_equals_predict_proba(sample_model) -> None:
+    feats = sample_model.features(TEXTS)
+    heads = [sample_model.description_head, sample_model.sentiment_head]
+    for head in filter(None, heads):
+        for name, est in head.members:
+            assert np.allclose(member_proba(est, feats[name]), est.predict_proba(feats[name]), atol=1e-12)
+
+
+def test_member_proba_binary_logistic_regression() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    est = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    assert np.allclose(member_proba(est, x), est.predict_proba(x), atol=1e-12)
+
+
+def test_int8_encoder_is_close_to_fp32(encoder_dir: Path, tmp_path: Path) -> None:
+    from contactlens.encoder import OnnxEncoder
+    from training.export import quantize_encoder
+
+    int8_dir = quantize_encoder(encoder_dir, tmp_path / "int8")
+    meta = json.loads((int8_dir / "encoder.json").read_text())
+    assert meta["precision"] == "int8"
+    fp32, int8 = OnnxEncoder.load(encoder_dir), OnnxEncoder.load(int8_dir)  # the new checksum holds
+    texts = [t for t in TEXTS if t] + ["where is my card", "I was charged twice for one order"]
+    cos = (fp32.encode(texts) * int8.encode(texts)).sum(axis=1)
+    assert cos.min() > 0.97, cos
