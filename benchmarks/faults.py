@@ -40,11 +40,19 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.service import free_port, rss_mb  # noqa: E402
+from benchmarks.service import free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "faults.json"
 KEYS = {"logger": "faults-logger", "analyst": "faults-analyst"}
 DESCRIPTION = "late_delivery"
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory (or another /proc status field) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 class Server:

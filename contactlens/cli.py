@@ -35,6 +35,24 @@ app.add_typer(service_app)
 app.add_typer(drift_app)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from contactlens.artifact import library_versions
+
+        typer.echo(f"contactlens {library_versions()['contactlens']}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """ContactLens: suggest contact descriptions, log contacts, review the doubtful ones, flag drift."""
+
+
 @taxonomy_app.command("validate")
 @friendly
 def taxonomy_validate(file: Path) -> None:

@@ -65,15 +65,8 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
     dest = settings.home / "registry-cache" / name / version
     found = find_artifact(dest)
     if found is None:
-        import mlflow
-
-        try:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}", dst_path=str(dest)
-            )
-        except Exception as exc:
-            raise ModelError(f"cannot download {name} version {version}: {first_line(exc)}") from None
-        found = find_artifact(Path(local))
+        _download(name, version, dest)
+        found = find_artifact(dest)
     if found is None:
         raise ModelError(f"{name} version {version} holds no ContactLens artifact")
     return ResolvedModel(found, f"{name}/{version}", uri)
@@ -84,3 +77,25 @@ def directory_version(path: Path) -> str:
     models written to one path in turn are told apart: `live@3f2a9c1b0d4e`."""
     digest = hashlib.sha256((path / METADATA_FILE).read_bytes()).hexdigest()[:12]
     return f"{path.name}@{digest}"
+
+
+def _download(name: str, version: str, dest: Path) -> None:
+    """Download a version into `dest` atomically: workers starting together never read a half-copied model."""
+    import os
+    import shutil
+    import tempfile
+
+    import mlflow
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=dest.parent))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(tmp))
+        os.rename(tmp, dest)  # atomic; fails when another process got there first, which is as good
+    except OSError:
+        if find_artifact(dest) is None:
+            raise ModelError(f"cannot store {name} version {version} in {dest}") from None
+    except Exception as exc:
+        raise ModelError(f"cannot download {name} version {version}: {first_line(exc)}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -333,6 +333,9 @@ def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+MIGRATION_LOCK = 0x636C656E73  # "clens": the PostgreSQL advisory lock key held while migrating
+
+
 def upgrade(engine: Engine) -> None:
     """Apply the Alembic migrations up to head (a no-op when the schema is current)."""
     from alembic import command
@@ -341,6 +344,10 @@ def upgrade(engine: Engine) -> None:
     cfg = Config(str(Path(__file__).resolve().parent / "alembic.ini"))
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Whatever starts the workers (uvicorn, gunicorn, several hosts), one migrates at a time; the
+            # others wait here, then find the schema current. Released when the transaction ends.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

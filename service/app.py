@@ -22,7 +22,7 @@ from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
-from service import errors, reloader, ui
+from service import docs, errors, reloader, ui
 from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
 from service.batcher import MicroBatcher
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
         description=DESCRIPTION,
         lifespan=_lifespan,
         max_body_size=max_body_bytes(settings),
+        docs_url=None,  # served from local files below, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.model = model
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
         app.include_router(errors.document(router))
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
+    docs.mount(app)
     errors.install(app, [*routers, ui.router])  # the error answers (documented by `errors.document` above)
     return app
 
@@ -97,18 +100,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             raise
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
-    poller = None
-    if settings.reload_poll_seconds > 0 and settings.resolved_model_uri.startswith("models:/"):
-        poller = asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds))
+    state.metrics.serving(state.model.version, state.model.taxonomy.version)
+    tasks = []
+    if settings.reload_poll_seconds > 0:
+        tasks.append(asyncio.create_task(reloader.poll(app, settings.reload_poll_seconds)))
+    if state.metrics.multiprocess:
+        tasks.append(asyncio.create_task(state.metrics.refresh_every(15.0)))
     try:
         yield
     finally:
-        if poller is not None:
-            poller.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await poller
+                await task
         await state.suggest_batcher.close()
         await run_in_threadpool(_close_suggestion_log, state)
+        state.metrics.close()
         state.engine.dispose()
 
 

@@ -28,6 +28,7 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 log = logging.getLogger(__name__)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # service.metrics reads it (not imported here: keeps --help fast)
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[\w\-]+)$")
 
 
@@ -59,13 +60,15 @@ def serve(
             "then 503 'database is busy'); use PostgreSQL (CONTACTLENS_DATABASE_URL) for several workers",
             err=True,
         )
+    env = _worker_environment(settings) if workers > 1 else {}
     config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"]}}
     for name in ("service", "contactlens", "training"):
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     typer.echo(f"serving {settings.resolved_model_uri} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(
-        "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=config
-    )
+    with _environment(env):  # the workers inherit it; restored afterwards
+        uvicorn.run(
+            "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=config
+        )
 
 
 def _bootstrap(settings: Settings, data: Path, taxonomy: Path, eval_data: Path) -> None:
@@ -111,6 +114,79 @@ def _migrate_once(settings: Settings) -> None:
         typer.secho(f"warning: database {describe_url(engine)} unavailable: {short_error(exc)}", err=True)
     finally:
         engine.dispose()
+
+
+def _worker_environment(settings: Settings) -> dict[str, str]:
+    """What makes N workers one service: a shared session secret, polling for reloads, metrics of all.
+
+    Returned as environment variables for the workers to inherit; each decision is printed.
+    """
+    import os
+    import shutil
+
+    env = {}
+    if not settings.session_secret:
+        path = settings.home / "session.secret"
+        env["CONTACTLENS_SESSION_SECRET"] = _persistent_secret(path)
+        typer.echo(
+            f"workers share the review pages' session secret kept in {path} (set CONTACTLENS_SESSION_SECRET "
+            "to choose one; every host behind one load balancer needs the same)",
+            err=True,
+        )
+    if settings.reload_poll_seconds == 0:
+        env["CONTACTLENS_RELOAD_POLL_SECONDS"] = str(DEFAULT_WORKER_POLL_SECONDS)
+        typer.echo(
+            f"each worker polls {settings.resolved_model_uri} every {DEFAULT_WORKER_POLL_SECONDS:g} s, so a "
+            "reload reaches all of them (CONTACTLENS_RELOAD_POLL_SECONDS)",
+            err=True,
+        )
+    if not os.environ.get(MULTIPROC_ENV):
+        folder = (settings.home / "prometheus").resolve()
+        shutil.rmtree(folder, ignore_errors=True)  # values of an earlier run would be summed in
+        folder.mkdir(parents=True)
+        env[MULTIPROC_ENV] = str(folder)
+        typer.echo(f"/metrics sums all workers (their values in {folder})", err=True)
+    return env
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    import os
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+DEFAULT_WORKER_POLL_SECONDS = 5.0
+
+
+def _persistent_secret(path: Path) -> str:
+    """The secret stored in `path`, created (readable by the owner only) on first use."""
+    import os
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) < 32:
+            raise ContactLensError(
+                f"{path}: the session secret is too short; delete the file or set one"
+            ) from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secret + "\n")
+    return secret
 
 
 # ---------------------------------------------------------------------------------------------------- keys

@@ -1,4 +1,8 @@
-"""Swapping the served model without a restart: on request (`POST /v1/admin/reload`) or by polling the alias.
+"""Swapping the served model without a restart: on request (`POST /v1/admin/reload`) or by polling.
+
+With several workers a request reaches one of them, so each worker also polls (`RELOAD_POLL_SECONDS`,
+which `contactlens serve --workers N` turns on): the registry alias's version for `models:/NAME@ALIAS`, the
+artifact's metadata.json for a directory. Every worker reloads within one poll interval of the change.
 
 The new model is loaded and smoke-tested in a worker thread while the old one keeps answering; the swap is a
 single attribute assignment, so requests that already hold the old model finish with it.
@@ -10,6 +14,7 @@ import asyncio
 import gc
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -80,6 +85,7 @@ async def reload(app: FastAPI) -> dict[str, Any]:
             raise ReloadError(422, f"reload refused, still serving {old.version}: {exc}") from None
         app.state.model = new  # the atomic swap
         app.state.metrics.reloads.labels("ok").inc()
+        app.state.metrics.serving(new.version, new.taxonomy.version)
         log.info("reloaded model %s (was %s) from %s", new.version, old.version, uri)
         return {
             "reloaded": True,
@@ -90,22 +96,34 @@ async def reload(app: FastAPI) -> dict[str, Any]:
         }
 
 
-async def poll(app: FastAPI, every: float) -> None:
-    """Reload whenever the registry alias points at another version than the one serving."""
+def fingerprint(uri: str, settings: Settings) -> str | None:
+    """What changes when the model behind `uri` does: the alias's version, or the artifact's metadata.json."""
     from contactlens.registry import registry_version
 
+    if uri.startswith("models:/"):
+        return registry_version(uri, settings)
+    meta = Path(uri) / "metadata.json"
+    try:
+        stat = meta.stat()
+    except OSError:
+        return None
+    return f"{stat.st_mtime_ns}:{stat.st_size}"
+
+
+async def poll(app: FastAPI, every: float) -> None:
+    """Reload whenever the alias points at another version, or the artifact directory was rewritten."""
     settings = app.state.settings
     uri = settings.resolved_model_uri
-    seen = await run_in_threadpool(registry_version, uri, settings)
+    seen = await run_in_threadpool(fingerprint, uri, settings)
     while True:
         await asyncio.sleep(every)
-        now = await run_in_threadpool(registry_version, uri, settings)
+        now = await run_in_threadpool(fingerprint, uri, settings)
         if now is None or now == seen:
             continue
-        log.info("registry alias %s moved to version %s: reloading", uri, now)
+        log.info("%s changed (%s): reloading", uri, now)
         try:
             await reload(app)
-            seen = now
         except ReloadError as exc:
-            seen = now  # do not retry a refused version every poll; a new version will be tried
+            # Not retried every poll (a refused version stays refused); the next change is tried.
             log.error("polled reload failed: %s", exc)
+        seen = now

@@ -196,15 +196,40 @@ def suggest(
 @friendly
 def predict(
     data: Annotated[Path, typer.Option("--data", help="Contacts to score (CSV, JSONL or Parquet).")],
-    out: Annotated[Path, typer.Option("--out", help="Output file (.csv, .jsonl or .parquet).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Output file (.csv, .jsonl or .parquet; a Parquet folder for spark/ray)."),
+    ],
     model: ModelOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=10)] = 3,
     text_col: TextCol = "text",
     chunk_size: Annotated[int, typer.Option(min=1)] = 2048,
+    engine: Annotated[
+        str, typer.Option(help="local, spark or ray (extras: contactlens[spark], [ray]).")
+    ] = "local",
+    master: Annotated[str, typer.Option(help="Spark master, as for spark-submit.")] = "local[*]",
+    workers: Annotated[int | None, typer.Option(help="Ray actors (default: one per core).", min=1)] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="A running Ray cluster (default: a local one).")
+    ] = None,
 ) -> None:
-    """Score a whole file in chunks: every input column kept, plus top-k, needs_review and sentiment."""
-    from training.predict import predict_file
+    """Score a whole file: every input column kept, plus top-k, needs_review and sentiment."""
+    from training.engines import ENGINES
 
-    m = load_model(model, threads=os.cpu_count())
-    n = predict_file(m, data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size)
+    if engine not in ENGINES:
+        raise ContactLensError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
+    if engine == "local":
+        from training.predict import predict_file
+
+        m = load_model(model, threads=os.cpu_count())
+        n = predict_file(m, data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size)
+    elif engine == "spark":
+        from training.engines import predict_spark
+
+        n = predict_spark(load_model(model), data, out, text_col=text_col, top_k=top_k, master=master)
+    else:
+        from training.engines import predict_ray
+
+        m = load_model(model)
+        n = predict_ray(m, data, out, text_col=text_col, top_k=top_k, workers=workers, address=ray_address)
     typer.echo(f"wrote {n} rows to {out}")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from contactlens.model import ContactModel
-from contactlens.pyfunc import ARTIFACT_KEY, ContactLensPyfunc
+from contactlens.pyfunc import log_pyfunc
 from contactlens.registry import client
 from contactlens.settings import Settings
 from training import plots
@@ -37,14 +37,6 @@ def scalar_metrics(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
         for k, v in metrics.items()
         if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
     }
-
-
-def pip_requirements() -> list[str]:
-    # Explicit, so MLflow does not infer `torch==2.13.0` (a CUDA build when rebuilt): serving needs no torch.
-    from importlib.metadata import version
-
-    libs = ["scikit-learn", "numpy", "onnxruntime", "tokenizers", "spacy", "pandas", "pyyaml", "joblib"]
-    return [f"{lib}=={version(lib)}" for lib in libs] + ["contactlens"]
 
 
 def log_training(
@@ -80,13 +72,7 @@ def log_training(
         report = {"validation": meta["metrics"]["validation"], "test": evaluation}
         (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2))
         mlflow.log_artifact(str(Path(tmp) / "report.json"), "report")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ContactLensPyfunc(),
-            artifacts={ARTIFACT_KEY: str(model.path)},
-            pip_requirements=pip_requirements(),
-            registered_model_name=settings.registered_model_name,
-        )
+        info = log_pyfunc(model.path, settings.registered_model_name)
         version = str(info.registered_model_version)
         run_id = run.info.run_id
     mc.set_model_version_tag(settings.registered_model_name, version, "data_hash", meta["data_hash"])

@@ -6,12 +6,12 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from contactlens.store import PENDING, ReviewItem, ping, short_error, upgrade
+from service.metrics import CONTENT_TYPE
 from service.schemas import Health
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,14 @@ def readyz(request: Request) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics; the review queue depth is counted at scrape time."""
+    """Prometheus metrics (all workers summed); the review queue depth is counted at scrape time."""
     state = request.app.state
     try:
         depth = await run_in_threadpool(_queue_depth, state.sessions)
         state.metrics.review_queue.set(depth)
     except SQLAlchemyError as exc:
         log.warning("metrics: review queue depth unavailable: %s", short_error(exc))
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 def _queue_depth(sessions) -> int:  # noqa: ANN001 - a sessionmaker

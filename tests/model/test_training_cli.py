@@ -116,7 +116,7 @@ def test_pyfunc_from_the_registry_predicts_one_row_per_input(registered):
     out = model.predict(frame)
     assert len(out) == 3
     assert out.loc[1, "description"] == "charged_twice"
-    decided = json.loads(out.loc[1, "descriptions"])
+    decided = out.loc[1, "descriptions"]  # a list of records (the signature's array of structs)
     assert "charged_twice" in {d["id"] for d in decided}
     assert all(d["sentiment"] in ("negative", "neutral", "positive") for d in decided)
     figures = [a.path for a in mlflow.MlflowClient().list_artifacts(_run_id(), "figures")]
