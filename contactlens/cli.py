@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -139,15 +139,31 @@ def data_check(
     sentiment_col: SentimentCol = "sentiment",
     date_col: DateCol = "received_at",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    label_issues: Annotated[
+        bool,
+        typer.Option(
+            "--label-issues",
+            help="Also find likely label errors (cleanlab on out-of-fold probabilities) and near duplicates "
+            "(character n-gram cosine >= 0.9).",
+        ),
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option(help="With --label-issues: add this model's embeddings to the features.")
+    ] = None,
+    show: Annotated[int, typer.Option(min=0, help="Label issues and near duplicates listed (text).")] = 20,
 ) -> None:
-    """Check a labelled file: counts, empties, duplicates, conflicts, unknown labels, leakage."""
+    """Check a labelled file: counts, empties, duplicates, conflicts, unknown labels, leakage; with
+    --label-issues, likely label errors and near duplicates."""
     cols = columns(text_col, label_col, sentiment_col, date_col)
     frame = datamod.load(file, cols)
     tax = taxmod.load(taxonomy) if taxonomy else None
     other = datamod.load(against, cols) if against else None
     report = datamod.check(frame, str(file), tax, other)
+    audit = _label_audit(frame, other, model) if label_issues else None
+    if audit is not None:
+        report.details["label_audit"] = audit
     if as_json:
-        typer.echo(json.dumps(report.__dict__, indent=2))
+        typer.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
     else:
         typer.echo(f"{file}: {report.rows} rows, {len(report.label_counts)} labels")
         if report.details.get("rows_with_several_descriptions"):
@@ -159,9 +175,97 @@ def data_check(
             typer.echo(f"warning: {w}")
         for e in report.errors:
             typer.echo(f"problem: {e}")
+        if audit is not None:
+            _print_audit(audit, show)
     if report.errors:
         raise ContactLensError(f"{file}: {len(report.errors)} problems: {report.errors[0]}")
     typer.echo("ok")
+
+
+@app.command("report")
+@friendly
+def report(
+    month: Annotated[str, typer.Option(help="The month to report, e.g. 2026-10.")],
+    html: Annotated[
+        Path | None, typer.Option(help="Write the pack as one HTML page (charts embedded).")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write groups, owners and top movers as CSV.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model (taxonomy names, drift); default: the served one.")
+    ] = None,
+    drift: Annotated[bool, typer.Option(help="Run the drift checks on the month's contacts.")] = True,
+) -> None:
+    """The monthly pack: volumes and trends by group and owner, top movers against the previous month,
+    sentiment by group, review rate and suggestion acceptance, the drift verdict."""
+    from contactlens import monthly
+    from contactlens.cliutil import load_model
+    from contactlens.routing import backfill_owners
+    from contactlens.settings import get_settings
+    from contactlens.store import make_engine, session_factory, upgrade
+
+    first = monthly.parse_month(month)
+    settings = get_settings()
+    loaded = load_model(model, settings)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+        with session_factory(engine)() as session:
+            with session.begin():
+                backfill_owners(session, loaded.taxonomy)
+            verdict = monthly.drift_verdict(session, loaded, first) if drift else None
+            pack = monthly.pack(session, loaded.taxonomy, first, verdict)
+    finally:
+        engine.dispose()
+    if html:
+        html.write_text(monthly.render_html(pack), encoding="utf-8")
+        typer.echo(f"wrote {html}")
+    if csv:
+        csv.write_text(monthly.to_csv(pack), encoding="utf-8")
+        typer.echo(f"wrote {csv}")
+    change = pack["change"] or {}
+    typer.echo(
+        f"{pack['month']}: {pack['contacts']} contacts"
+        + (f" ({change['change']:+d} against {pack['previous']})" if change.get("change") is not None else "")
+    )
+    for m in pack["movers"][:5]:
+        flag = " (significant)" if m["significant"] else ""
+        typer.echo(f"  {m['change']:+5d}  {m['name']}{flag}")
+
+
+def _label_audit(frame: Any, other: Any, model_uri: str | None) -> dict[str, Any]:
+    from contactlens import label_audit
+
+    encode = None
+    if model_uri:
+        from contactlens.cliutil import load_model
+        from contactlens.settings import get_settings
+
+        encode = load_model(model_uri, get_settings()).encoder.encode
+    return label_audit.audit_frame(frame, other, encode)
+
+
+def _print_audit(audit: dict[str, Any], show: int) -> None:
+    issues = audit["label_issues"]
+    typer.echo(
+        f"label audit: {len(issues)} likely label errors among {audit['rows']} rows "
+        f"(out-of-fold accuracy {audit['out_of_fold_accuracy']:.1%})"
+    )
+    for i in issues[:show]:
+        typer.echo(
+            f"  row {i['row']}: labelled {i['given']} ({i['given_confidence']:.2f}), "
+            f"likely {i['suggested']} ({i['confidence']:.2f})"
+        )
+    for key, what in (("near_duplicates", "in the file"), ("near_duplicates_other", "with the other file")):
+        if key not in audit:
+            continue
+        pairs = audit[key]
+        conflicting = sum(1 for d in pairs if d["suggested"])
+        typer.echo(f"near duplicates {what}: {len(pairs)} pairs, {conflicting} with different labels")
+        for d in sorted(pairs, key=lambda d: d["suggested"] is None)[:show]:
+            typer.echo(
+                f"  row {d['row']} ~ {'other ' if key.endswith('other') else ''}row {d['other_row']} "
+                f"(cosine {d['similarity']:.2f}): {d['given']} / {d['other_label']}"
+            )
 
 
 def main() -> None:

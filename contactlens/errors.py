@@ -20,6 +20,14 @@ class ModelError(ContactLensError):
     """A model directory that is not a usable artifact."""
 
 
+class NotFoundError(ContactLensError):
+    """A record the request names does not exist (the service answers 404)."""
+
+
+class ConflictError(ContactLensError):
+    """The request conflicts with what is stored (the service answers 409)."""
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an error, at most `limit` characters, for one-line messages and log lines.
 

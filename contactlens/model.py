@@ -138,6 +138,7 @@ class Scores:
     proba: np.ndarray
     sentiment: np.ndarray | None
     multi: np.ndarray | None = None  # independent per-description probabilities (multi-label models)
+    tfidf: Any = None  # the texts' TF-IDF rows (sparse), kept for explanations
 
     @property
     def top_confidence(self) -> np.ndarray:
@@ -222,7 +223,7 @@ class ContactModel:
         proba = self.description_head.proba(feats)
         sent = self.sentiment_head.proba(feats) if self.sentiment_head else None
         multi = self.multilabel_head.proba(feats) if self.multilabel_head else None
-        return Scores(cleaned, emb, proba, sent, multi)
+        return Scores(cleaned, emb, proba, sent, multi, feats["tfidf"])
 
     def decisions(self, scores: Scores) -> list[list[tuple[str, float]]]:
         """Per text, the descriptions that apply with their confidence, most confident first.
@@ -336,9 +337,10 @@ class ContactModel:
         }
 
     def suggest(
-        self, texts: list[str], top_k: int = 3, threshold: float | None = None
+        self, texts: list[str], top_k: int = 3, threshold: float | None = None, explain: bool = False
     ) -> list[dict[str, Any]]:
-        """Top-k descriptions with calibrated confidence, the sentiment and whether a person should review."""
+        """Top-k descriptions with calibrated confidence, the sentiment and whether a person should review;
+        with `explain`, each suggestion's nearest training examples and strongest terms (`explanations`)."""
         scores = self.score(texts)
         limit = self.review_threshold if threshold is None else threshold
         order = np.argsort(-scores.proba, axis=1)[:, :top_k]
@@ -361,7 +363,19 @@ class ContactModel:
                     "redacted_text": scores.cleaned[i],
                 }
             )
+            if explain:
+                out[-1].update(self._explanations(scores, i, [classes[j] for j in row]))
         return out
+
+    def _explanations(self, scores: Scores, i: int, ids: list[str]) -> dict[str, Any]:
+        from contactlens.explain import explainer
+
+        ex = explainer(self)
+        row = scores.tfidf.tocsr()[i] if scores.tfidf is not None else None
+        return {
+            "explanations": [{"id": d, **ex.explain(scores.embeddings[i], row, d)} for d in ids],
+            "explanation_note": ex.note,
+        }
 
     # ---- persistence -------------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Tables: `suggestions` (what the model proposed, so acceptance can be reported), `contacts` (every logged
 contact), `contact_descriptions` (every description of a contact, as logged and as currently labelled, in
 order: the first is the primary), `review_items` (the queue) with `review_decisions` (append-only audit trail)
-and `api_keys`.
+and `review_comments` (notes without a decision), and `api_keys`.
 
 Invariant, kept by a `before_flush` hook whoever writes a contact: a contact's first logged description is
 `(description_id, sentiment)` and its first current description `(current_description_id, current_sentiment)`.
@@ -112,6 +112,10 @@ class Contact(Base):
     current_description_id: Mapped[str] = mapped_column(String(200), index=True)
     current_group_id: Mapped[str] = mapped_column(String(200), index=True)
     current_sentiment: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The team that owns the primary description: when logged, and now (after review). Stored, so a later
+    # taxonomy that moves or retires the description does not rewrite where a contact was routed.
+    owner: Mapped[str | None] = mapped_column(String(200))
+    current_owner: Mapped[str | None] = mapped_column(String(200), index=True)
     suggestion_id: Mapped[str | None] = mapped_column(ForeignKey("suggestions.id"), unique=True)
 
     suggestion: Mapped[Suggestion | None] = relationship(lazy="joined")
@@ -175,6 +179,7 @@ class ReviewItem(Base):
     decisions: Mapped[list[ReviewDecision]] = relationship(
         order_by="ReviewDecision.id", lazy="selectin", back_populates="item"
     )
+    comments: Mapped[list[ReviewComment]] = relationship(order_by="ReviewComment.id", lazy="selectin")
 
 
 class ReviewDecision(Base):
@@ -196,6 +201,18 @@ class ReviewDecision(Base):
     descriptions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
 
     item: Mapped[ReviewItem] = relationship(back_populates="decisions")
+
+
+class ReviewComment(Base):
+    """A reviewer's note on a review item written without a decision (it changes no label)."""
+
+    __tablename__ = "review_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text)
 
 
 def decided_descriptions(decision: ReviewDecision) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.routing import backfill_owners
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
 from service import docs, errors, reloader, ui
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
     )
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     routers = [m.router for m in (suggest, contacts, review, catalog, reports, drift, admin, health)]
+    routers.append(contacts.owners_router)
     for router in routers:
         app.include_router(errors.document(router))
     app.include_router(ui.router)  # the review pages (/ui)
@@ -98,6 +100,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             _close_suggestion_log(state)
             state.engine.dispose()
             raise
+    if state.migrated:
+        await run_in_threadpool(_backfill_owners, state)
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
     state.metrics.serving(state.model.version, state.model.taxonomy.version)
@@ -117,6 +121,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_close_suggestion_log, state)
         state.metrics.close()
         state.engine.dispose()
+
+
+def _backfill_owners(state: Any) -> None:
+    """Route contacts stored without an owner (before migration 0003) by the served taxonomy."""
+    try:
+        with state.sessions() as session, session.begin():
+            filled = backfill_owners(session, state.model.taxonomy)
+    except SQLAlchemyError as exc:
+        log.error("could not fill contacts' owners: %s", short_error(exc))
+        return
+    if filled:
+        log.info(
+            "filled the owner of %d stored contact rows from taxonomy %s",
+            filled,
+            state.model.taxonomy.version,
+        )
 
 
 def _close_suggestion_log(state: Any) -> None:

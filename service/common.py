@@ -1,38 +1,15 @@
-"""What the route modules share, so that none imports another: a request's date window and a contact's
-public shape (`ContactPublic`)."""
+"""What the route modules and the pages share, so that none imports another: a request's date window (from
+`contactlens.reports`, where `from` later than `to` is refused) and the public shapes of a contact
+(`ContactPublic`) and a review item (`ReviewItemPublic`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select
+from contactlens.reports import bounds, date_range, to_utc
+from contactlens.store import Contact, ContactDescription, ReviewItem, decided_descriptions
 
-from contactlens.store import Contact, ContactDescription
-
-
-def to_utc(value: datetime) -> datetime:
-    """Naive UTC, as stored; a naive input is taken to be UTC already."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def bounds(from_: date | None, to: date | None) -> tuple[datetime | None, datetime | None]:
-    """A half-open [start, end) in naive UTC; a bare date as `to` includes that whole day."""
-    start = end = None
-    if from_ is not None:
-        start = to_utc(from_) if isinstance(from_, datetime) else datetime.combine(from_, time())
-    if to is not None:
-        end = to_utc(to) if isinstance(to, datetime) else datetime.combine(to + timedelta(days=1), time())
-    return start, end
-
-
-def date_range(stmt: Select, from_: date | None, to: date | None) -> Select:
-    start, end = bounds(from_, to)
-    if start is not None:
-        stmt = stmt.where(Contact.received_at >= start)
-    if end is not None:
-        stmt = stmt.where(Contact.received_at < end)
-    return stmt
+__all__ = ["bounds", "contact_public", "date_range", "item_public", "labels", "to_utc"]
 
 
 def contact_public(c: Contact) -> dict[str, Any]:
@@ -52,6 +29,8 @@ def contact_public(c: Contact) -> dict[str, Any]:
         "current_sentiment": c.current_sentiment,
         "descriptions": labels(c.logged_descriptions, c.description_id, c.sentiment),
         "current_descriptions": labels(c.current_descriptions, c.current_description_id, c.current_sentiment),
+        "owner": c.owner,
+        "current_owner": c.current_owner,
         "suggestion_id": c.suggestion_id,
         "review_status": c.review.status if c.review else "none",
     }
@@ -62,3 +41,35 @@ def labels(rows: list[ContactDescription], primary: str, sentiment: str | None) 
     if not rows:
         return [{"id": primary, "sentiment": sentiment}]
     return [{"id": r.description_id, "sentiment": r.sentiment} for r in rows]
+
+
+def item_public(item: ReviewItem) -> dict[str, Any]:
+    suggestion = item.contact.suggestion
+    return {
+        "id": item.id,
+        "status": item.status,
+        "reason": item.reason,
+        "created_at": item.created_at,
+        "decided_by": item.decided_by,
+        "decided_at": item.decided_at,
+        "contact": contact_public(item.contact),
+        "suggestions": suggestion.ranked if suggestion else [],
+        "model_descriptions": (suggestion.descriptions or []) if suggestion else [],
+        "decisions": [
+            {
+                "id": d.id,
+                "reviewer": d.reviewer,
+                "decided_at": d.decided_at,
+                "description": d.description_id,
+                "sentiment": d.sentiment,
+                "descriptions": decided_descriptions(d),
+                "note": d.note,
+                "override": d.override,
+            }
+            for d in item.decisions
+        ],
+        "comments": [
+            {"id": c.id, "author": c.author, "created_at": c.created_at, "note": c.note}
+            for c in item.comments
+        ],
+    }

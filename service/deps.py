@@ -11,10 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from contactlens import reviews
 from contactlens.model import ContactModel
+from contactlens.routing import owners
 from contactlens.settings import Settings
-from contactlens.store import UNAVAILABLE, classify_error, short_error
-from service.schemas import Labelled
+from contactlens.store import UNAVAILABLE, ReviewDecision, classify_error, short_error
+from service.schemas import Labelled, ReviewDecisionCreate
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +132,26 @@ def note_database_error(app: FastAPI, exc: SQLAlchemyError, what: str) -> None:
         log.error("database unavailable: %s (%s)", what, short_error(exc))
     else:
         log.warning("database %s error: %s (%s)", kind, what, short_error(exc))
+
+
+def decide_item(
+    session: Session, model: ContactModel, item_id: int, body: ReviewDecisionCreate, reviewer: str
+) -> ReviewDecision:
+    """Validate a decision and record it in one transaction (the API and the review pages share it).
+
+    Raises:
+        RequestValidationError: an unknown, retired or repeated description id (422, `check_descriptions`).
+        NotFoundError: no such item (404). AlreadyDecided: decided already and not `override` (409).
+    """
+    chosen = check_descriptions(model, body)
+    with session.begin():
+        return reviews.record_decision(
+            session,
+            item_id,
+            chosen,
+            reviewer,
+            note=body.note,
+            override=body.override,
+            owners=owners(model.taxonomy),
+            rescore=reviews.rescorer(model),
+        )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from contactlens.errors import ContactLensError
+from contactlens.errors import ConflictError, ContactLensError, NotFoundError
 from contactlens.settings import ROLES
 from contactlens.store import BUSY, CONFLICT, INVALID, UNAVAILABLE, classify_error, short_error
 from service.auth import authenticate, route_roles
@@ -186,4 +186,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _contactlens_error(request: Request, exc: Exception) -> JSONResponse:
+    """A domain error as its HTTP status: 404 not found, 409 conflict, else a 422 (the input is unusable)."""
+    if isinstance(exc, NotFoundError | ConflictError):
+        return JSONResponse({"detail": str(exc)}, status_code=404 if isinstance(exc, NotFoundError) else 409)
     return unprocessable(str(exc))

@@ -19,7 +19,8 @@ MAX_BATCH = 256
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 Sentiment = Literal[SENTIMENTS]  # type: ignore[valid-type]
 Role = Literal["logger", "reviewer", "analyst"]
-ReportBy = Literal["group", "description", "channel", "site", "sentiment"]
+ReportBy = Literal["group", "description", "owner", "channel", "site", "sentiment"]
+ReportPeriod = Literal["month", "week"]
 MAX_DESCRIPTIONS = 20
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a larger one cannot exist on either database
 TopK = Annotated[int, Field(ge=1, le=10, strict=True, description="How many ranked suggestions to return.")]
@@ -138,6 +139,22 @@ class DescriptionDecision(Suggestion):
     )
 
 
+class ExplanationExample(BaseModel):
+    text: str = Field(description="A labelled training text (redacted).")
+    similarity: float = Field(description="Cosine of the embeddings.")
+
+
+class ExplanationTerm(BaseModel):
+    term: str
+    weight: float = Field(description="The TF-IDF member's coefficient times the text's TF-IDF value.")
+
+
+class Explanation(BaseModel):
+    id: str = Field(description="The suggested description explained.")
+    examples: list[ExplanationExample] = Field(description="Its 3 nearest labelled training examples.")
+    terms: list[ExplanationTerm] = Field(description="The words that pushed its score most.")
+
+
 class SuggestResponse(BaseModel):
     suggestion_id: str | None = Field(
         description="Quote it when logging the contact; null if it was not stored."
@@ -153,6 +170,10 @@ class SuggestResponse(BaseModel):
     redacted_text: str
     model_version: str
     taxonomy_version: str
+    explanations: list[Explanation] | None = Field(
+        None, description="With explain=true: one per suggestion, in the same order."
+    )
+    explanation_note: str | None = Field(None, description="Why explanations are partial, if they are.")
 
 
 class BatchSuggestResponse(BaseModel):
@@ -215,6 +236,8 @@ class ContactPublic(BaseModel):
     current_descriptions: list[DescriptionLabel] = Field(
         description="Every description after the latest review (else as logged), primary first."
     )
+    owner: str | None = Field(None, description="The primary description's owner team when logged.")
+    current_owner: str | None = Field(None, description="The owner team now (after the latest review).")
     suggestion_id: str | None
     review_status: Literal["none", "pending", "decided"]
 
@@ -245,6 +268,17 @@ class ReviewDecisionPublic(BaseModel):
     override: bool
 
 
+class ReviewCommentCreate(Strict):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ReviewCommentPublic(BaseModel):
+    id: int
+    author: str
+    created_at: datetime
+    note: str
+
+
 class RankedSuggestion(BaseModel):
     id: str
     confidence: float
@@ -269,6 +303,9 @@ class ReviewItemPublic(BaseModel):
         description="The model's multi-label decision when the contact was suggested (empty if not stored)."
     )
     decisions: list[ReviewDecisionPublic]
+    comments: list[ReviewCommentPublic] = Field(
+        default_factory=list, description="Notes reviewers left without a decision."
+    )
 
 
 class ReviewPage(BaseModel):
@@ -336,6 +373,32 @@ class ReportSummary(BaseModel):
     to: UtcTime | None
     total: ReportRow
     rows: list[ReportRow]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class PeriodReportRow(ReportRow):
+    period: str = Field(description="`2026-10` (month) or `2026-W43` (ISO week).")
+    share: float | None = Field(description="Share of the period's contacts (1.0 without a split).")
+    previous_contacts: int | None = Field(description="The same value's contacts in the previous period.")
+    previous_share: float | None
+    change: int | None
+    change_pct: float | None
+    p_value: float | None = Field(
+        description="Without a split: exact binomial test of the volume change; with one: two-proportion "
+        "z-test of the share."
+    )
+    q_value: float | None = Field(description="Benjamini-Hochberg adjusted across the rows.")
+    significant: bool | None = Field(description="q_value below 0.05; null for the first period.")
+
+
+class PeriodReport(BaseModel):
+    by: ReportPeriod
+    split: ReportBy | None
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    periods: list[str]
+    rows: list[PeriodReportRow]
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -158,6 +158,13 @@ def evaluate(
     )
     for pair in report["confused_pairs"][:5]:
         typer.echo(f"confused: {pair['a']} <-> {pair['b']} ({pair['count']})")
+    audit = report["label_audit"]
+    typer.echo(f"label audit: {audit['label_issues']} likely label errors")
+    for item in audit["rows"][:5]:
+        typer.echo(
+            f"  row {item['row']}: labelled {item['given']}, "
+            f"likely {item['suggested']} ({item['confidence']:.2f})"
+        )
     if json_out:
         json_out.write_text(json.dumps(report, indent=2))
         typer.echo(f"wrote {json_out}")

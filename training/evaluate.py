@@ -232,7 +232,27 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
         conf, hit = (np.asarray(x) for x in zip(*pairs, strict=True))
         out["multilabel_ece"] = expected_calibration_error(conf.astype(float), hit.astype(bool))
     out.update(description_sentiment_metrics(model, frame, scores))
+    out["label_audit"] = label_audit_section(frame["description"].tolist(), scores.proba, model.classes)
     return out
+
+
+LISTED_ISSUES = 50
+
+
+def label_audit_section(labels: list[str], proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Likely label errors in the evaluated file (confident learning on the model's probabilities, held out
+    from its training): how many, and the first `LISTED_ISSUES` with row, given and suggested label."""
+    from contactlens.label_audit import label_issues
+
+    present = sorted(set(labels) & set(classes))
+    rows = [i for i, y in enumerate(labels) if y in present]
+    if len(present) < 2 or not rows:
+        return {"label_issues": 0, "rows": [], "note": "fewer than 2 of the model's descriptions in the file"}
+    cols = [classes.index(c) for c in present]
+    found = label_issues([labels[i] for i in rows], proba[np.ix_(rows, cols)], present)
+    for item in found:
+        item["row"] = rows[item["row"] - 1] + 1
+    return {"label_issues": len(found), "rows": found[:LISTED_ISSUES]}
 
 
 def worst_errors(model: ContactModel, frame: pd.DataFrame, scores: Scores, n: int = 10) -> pd.DataFrame:

@@ -22,15 +22,14 @@ from sqlalchemy.engine import Engine
 from contactlens.data import SENTIMENTS, parse_labels
 from contactlens.errors import DataError, first_line
 from contactlens.model import ContactModel
+from contactlens.reviews import record_decision
+from contactlens.routing import owners
 from contactlens.store import (
-    CURRENT,
     DECIDED,
     PENDING,
     Contact,
-    ReviewDecision,
     ReviewItem,
     session_factory,
-    set_descriptions,
     utcnow,
 )
 from contactlens.taxonomy import Taxonomy
@@ -341,11 +340,12 @@ class ImportResult:
 def write_decisions(
     engine: Engine, labels: list[Label], taxonomy: Taxonomy, source: Path, override: bool = False
 ) -> ImportResult:
-    """Record the labels as review decisions in one transaction (all or nothing), as the review API does.
+    """Record the labels as review decisions in one transaction (all or nothing), with the review API's own
+    `contactlens.reviews.record_decision` (the claim, the list form, the owner after review).
 
     Items decided already are left alone unless `override`: then the import adds a decision that wins.
     """
-    now, written, skipped = utcnow(), 0, []
+    now, written, skipped, table = utcnow(), 0, [], owners(taxonomy)
     with session_factory(engine)() as session, session.begin():
         items = {
             i.id: i
@@ -364,28 +364,16 @@ def write_decisions(
             if was_decided and not override:
                 skipped.append(item.id)
                 continue
-            item.status, item.decided_by, item.decided_at = DECIDED, lab.reviewer, now
-            note = lab.note or f"imported from {source.name}"
-            chosen = [(lab.description, lab.sentiment)] + lab.others
-            session.add(
-                ReviewDecision(
-                    review_item_id=item.id,
-                    reviewer=lab.reviewer,
-                    decided_at=now,
-                    description_id=lab.description,
-                    sentiment=lab.sentiment or None,
-                    note=note,
-                    override=was_decided,
-                    descriptions=[{"id": d, "sentiment": s or None} for d, s in chosen]
-                    if lab.others
-                    else None,
-                )
+            chosen = [(lab.description, lab.sentiment), *lab.others]
+            record_decision(
+                session,
+                item.id,
+                [(d, taxonomy.descriptions[d].group, s or None) for d, s in chosen],
+                lab.reviewer,
+                note=lab.note or f"imported from {source.name}",
+                override=was_decided,
+                owners=table,
+                now=now,
             )
-            contact = session.get_one(Contact, item.contact_id)
-            # A blank sentiment keeps the contact's current one for the primary (as before).
-            primary_sentiment = lab.sentiment or contact.current_sentiment
-            pairs = [(lab.description, taxonomy.descriptions[lab.description].group, primary_sentiment)]
-            pairs += [(d, taxonomy.descriptions[d].group, s or None) for d, s in lab.others]
-            set_descriptions(contact, CURRENT, pairs)
             written += 1
     return ImportResult(written, skipped)

@@ -396,8 +396,10 @@ def build_reference(
     rng = np.random.default_rng(cfg.seed)
     take = rng.permutation(len(embeddings))[: cfg.reference_sample]
     extras: dict[str, np.ndarray] = {}
+    if cleaned is not None:  # the explanations' bank: cleaned, so redacted, as served suggestions show text
+        extras["sample_texts"] = np.asarray(cleaned, dtype=str)[take]
     if oof is not None and cleaned is not None:
-        extras = reference_extras(embeddings, y_idx, oof, cleaned, cfg.seed)
+        extras |= reference_extras(embeddings, y_idx, oof, cleaned, cfg.seed)
     return {
         **extras,
         "classes": classes.astype(str),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import func, select
 
+from contactlens.reports import date_range, to_utc
+from contactlens.routing import owners
 from contactlens.store import (
     CURRENT,
     LOGGED,
@@ -19,8 +21,8 @@ from contactlens.store import (
     utcnow,
 )
 from contactlens.text import clean
-from service.auth import Logger, Reader
-from service.common import contact_public, date_range, to_utc
+from service.auth import Logger, Reader, Reviewer
+from service.common import contact_public
 from service.deps import ModelDep, SessionDep, SettingsDep, check_descriptions, check_lengths, invalid
 from service.schemas import (
     MAX_ID,
@@ -34,6 +36,7 @@ from service.schemas import (
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+owners_router = APIRouter(prefix="/v1/owners", tags=["contacts"])
 
 
 @router.post("", response_model=ContactPublic, status_code=201)
@@ -68,6 +71,7 @@ def log_contact(
             logged_by=who.name,
             suggestion_id=suggestion.id if suggestion else None,
         )
+        contact.owner = contact.current_owner = owners(model.taxonomy).get(chosen[0][0])
         set_descriptions(contact, LOGGED, chosen)
         set_descriptions(contact, CURRENT, chosen)
         session.add(contact)
@@ -89,13 +93,45 @@ def list_contacts(
     channel: Channel | None = None,
     site: Annotated[str | None, Query(max_length=200)] = None,
     sentiment: Sentiment | None = None,
+    owner: Annotated[str | None, Query(max_length=200, description="The current owner team.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Contacts, newest first, filtered by date range and current labels, a page at a time.
 
-    `description` matches any of a contact's current descriptions; `group` and `sentiment` the primary's.
+    `description` matches any of a contact's current descriptions; `group`, `sentiment` and `owner` the
+    primary's.
     """
+    return contact_page(
+        session,
+        from_,
+        to,
+        limit,
+        offset,
+        description=description,
+        group=group,
+        channel=channel,
+        site=site,
+        sentiment=sentiment,
+        owner=owner,
+    )
+
+
+def contact_page(
+    session: SessionDep,
+    from_: Any,
+    to: Any,
+    limit: int,
+    offset: int,
+    *,
+    description: str | None = None,
+    group: str | None = None,
+    channel: str | None = None,
+    site: str | None = None,
+    sentiment: str | None = None,
+    owner: str | None = None,
+) -> dict[str, Any]:
+    """A page of contacts, newest first (the listing of `GET /v1/contacts` and an owner's queue)."""
     stmt = date_range(select(Contact), from_, to)
     if description is not None:
         stmt = stmt.where(
@@ -112,6 +148,7 @@ def list_contacts(
         Contact.channel: channel,
         Contact.site: site,
         Contact.current_sentiment: sentiment,
+        Contact.current_owner: owner,
     }
     for column, value in filters.items():
         if value is not None:
@@ -126,6 +163,21 @@ def list_contacts(
         "offset": offset,
         "items": [contact_public(c) for c in rows.unique()],
     }
+
+
+@owners_router.get("/{owner}/contacts", response_model=ContactPage)
+def owner_contacts(
+    owner: Annotated[str, Path(max_length=200)],
+    session: SessionDep,
+    _: Reviewer,
+    from_: Annotated[DateBound | None, Query(alias="from", description="Received at or after.")] = None,
+    to: Annotated[DateBound | None, Query(description="Received before (a date includes that day).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """A team's queue: the contacts routed to `owner` now (the owner of their current primary description),
+    newest first. For reviewers and analysts."""
+    return contact_page(session, from_, to, limit, offset, owner=owner)
 
 
 @router.get("/{contact_id}", response_model=ContactPublic)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,16 +33,25 @@ class Pending:
     text: str
     top_k: int
     channel: str | None
+    explain: bool = False  # add each suggestion's nearest training examples and strongest terms
 
 
 @router.post("/suggest", response_model=SuggestResponse)
 async def suggest(
-    body: SuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger
+    body: SuggestRequest,
+    request: Request,
+    model: ModelDep,
+    settings: SettingsDep,
+    _: Logger,
+    explain: Annotated[
+        bool, Query(description="Add each suggestion's nearest training examples and strongest terms.")
+    ] = False,
 ) -> Any:
     """Suggest descriptions and sentiment for one verbatim: the ranked `suggestions` (top_k of them) and the
     multi-label decision `descriptions` (every description that applies, each with its own sentiment)."""
     check_lengths([body.text], settings)
-    pending = Pending(model, review_threshold(model, settings), body.text, body.top_k, body.channel)
+    threshold = review_threshold(model, settings)
+    pending = Pending(model, threshold, body.text, body.top_k, body.channel, explain)
     return await request.app.state.suggest_batcher.submit(pending)
 
 
@@ -64,21 +73,16 @@ def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = N
 
     With the `request` of a /v1/suggest/batch call, scoring goes a chunk at a time and stops when its client
     has gone or its time budget is spent (`service.limits.score_in_chunks`): nothing is stored then."""
-    groups: dict[tuple[int, float], list[int]] = {}
+    groups: dict[tuple[int, float, bool], list[int]] = {}
     for i, call in enumerate(calls):
-        groups.setdefault((id(call.model), call.threshold), []).append(i)
+        groups.setdefault((id(call.model), call.threshold, call.explain), []).append(i)
     results: list[dict[str, Any]] = [{} for _ in calls]
     for members in groups.values():
-        model, threshold = calls[members[0]].model, calls[members[0]].threshold
+        first = calls[members[0]]
         top_k = max(_STORED_RANKS, *(calls[i].top_k for i in members))
         texts = [calls[i].text for i in members]
-        scored = (
-            model.suggest(texts, top_k, threshold)
-            if request is None
-            else score_in_chunks(
-                request, app.state.settings, texts, partial(model.suggest, top_k=top_k, threshold=threshold)
-            )
-        )
+        score = partial(first.model.suggest, top_k=top_k, threshold=first.threshold, explain=first.explain)
+        scored = score(texts) if request is None else score_in_chunks(request, app.state.settings, texts, score)
         for i, r in zip(members, scored, strict=True):
             results[i] = r
     rows = [_row(call.model, r, call.channel) for call, r in zip(calls, results, strict=True)]
@@ -91,6 +95,7 @@ def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = N
             {
                 **r,
                 "suggestions": r["suggestions"][: call.top_k],
+                **({"explanations": r["explanations"][: call.top_k]} if call.explain else {}),
                 "suggestion_id": row["id"] if stored else None,
                 "model_version": call.model.version,
                 "taxonomy_version": call.model.taxonomy.version,

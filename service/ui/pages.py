@@ -13,18 +13,21 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, HTTPException, Request
+from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 
-from service.api.review import AlreadyDecided, record_decision
+from contactlens.errors import NotFoundError
+from contactlens.reviews import AlreadyDecided, add_comment
 from service.auth import KeyRing, Principal, hash_key
+from service.deps import decide_item
 from service.schemas import ReviewDecisionCreate
 from service.ui import views as ui_views
 
@@ -265,20 +268,58 @@ def taxonomy_page(request: Request, q: str = "") -> Response:
     return page(request, "taxonomy.html", context, user=user)
 
 
+def _insights_range(request: Request, user: UiUser, from_: str, to: str) -> tuple[Any, Any] | Response:
+    """The page's date range (blank: open), else the error page naming the field."""
+    out = []
+    for name, value in (("from", from_), ("to", to)):
+        try:
+            out.append(date.fromisoformat(value.strip()) if value.strip() else None)
+        except ValueError:
+            return _error_page(
+                request, 422, "Bad date", f"{name}: '{value[:20]}' is not a date like 2026-10-01", user
+            )
+    if out[0] and out[1] and out[0] > out[1]:
+        return _error_page(request, 422, "Bad date range", "from: the range ends before it starts", user)
+    return out[0], out[1]
+
+
 @router.get("/insights")
-def insights_page(request: Request) -> Response:
-    """Analysts only: description mix by month, review rate, acceptance, the latest drift findings."""
+def insights_page(
+    request: Request, from_: Annotated[str, Query(alias="from")] = "", to: str = ""
+) -> Response:
+    """Analysts only: description mix by month, review rate, acceptance, the month-by-month comparison,
+    the latest drift findings; `from`/`to` narrow the range."""
     user = current_user(request)
     if user is None:
         return _to_login(request)
     if not user.analyst:
         message = f"Insights are for analysts; you are signed in as {user.name} ({user.role})."
         return _error_page(request, 403, "Analysts only", message, user)
+    span = _insights_range(request, user, from_, to)
+    if isinstance(span, Response):
+        return span
     app = request.app
     with app.state.sessions() as session:
-        context = ui_views.insights(session, app.state.model, Principal(user.name, user.role))
+        context = ui_views.insights(session, app.state.model, Principal(user.name, user.role), *span)
     context["drift"] = ui_views.drift_findings(app.state, app.state.model, app.state.sessions)
     return page(request, "insights.html", context, user=user)
+
+
+@router.get("/insights.csv")
+def insights_csv(request: Request, from_: Annotated[str, Query(alias="from")] = "", to: str = "") -> Response:
+    """Analysts only: the month-by-month report by group (counts, shares, change, significance) as CSV."""
+    user = current_user(request)
+    if user is None:
+        return _to_login(request)
+    if not user.analyst:
+        return _error_page(request, 403, "Analysts only", "The export is for analysts.", user)
+    span = _insights_range(request, user, from_, to)
+    if isinstance(span, Response):
+        return span
+    with request.app.state.sessions() as session:
+        text = ui_views.insights_csv(session, *span)
+    headers = {**_HEADERS, "Content-Disposition": 'attachment; filename="insights-by-month.csv"'}
+    return Response(text, media_type="text/csv", headers=headers)
 
 
 # ---------------------------------------------------------------------------------------------- decisions
@@ -309,6 +350,8 @@ def review_decide(
         return _csrf_refused(request, user)
     wanted = override.lower() in ("1", "true", "on", "yes")
     if not description.strip():
+        if note.strip():  # a note without a decision is kept as a comment, not lost
+            return _comment(request, user, item_id, note.strip()[:2000])
         return _refused(request, user, 422, NO_CHOICE, item_id)
     model = request.app.state.model
     primary = description.strip()
@@ -322,13 +365,15 @@ def review_decide(
             else:
                 fields |= {"description": primary, "sentiment": sentiment.strip() or None}
             body = ReviewDecisionCreate.model_validate(fields)
-            record_decision(session, model, item_id, body, user.name)
+            decide_item(session, model, item_id, body, user.name)
         except (ValidationError, RequestValidationError) as exc:
             return _refused(request, user, 422, _first_error(exc), item_id)
         except AlreadyDecided as exc:
             conflict = ui_views.conflict(session, model, item_id, exc, primary, note.strip())
             conflict |= {"sentiment": sentiment.strip(), "also": [_cell(d) for d in secondary]}
             return _conflict(request, user, conflict | ui_views.counts(session, user.name))
+        except NotFoundError as exc:
+            return _refused(request, user, 404, str(exc), item_id)
         except HTTPException as exc:
             return _refused(request, user, exc.status_code, str(exc.detail), item_id)
         counts = ui_views.counts(session, user.name)
@@ -338,6 +383,19 @@ def review_decide(
     message = f'Saved item {item_id} as "{name}"{f" with {more}" if more else ""}{kept}.'
     if _wants_json(request):
         return JSONResponse({"message": message, "item": item_id, **counts}, headers=_HEADERS)
+    return RedirectResponse("/ui/queue", status_code=303)
+
+
+def _comment(request: Request, user: UiUser, item_id: int, note: str) -> Response:
+    with request.app.state.sessions() as session:
+        try:
+            with session.begin():
+                add_comment(session, item_id, user.name, note)
+        except NotFoundError as exc:
+            return _refused(request, user, 404, str(exc), item_id)
+    message = f"Kept your note on item {item_id} as a comment; the item is still pending a decision."
+    if _wants_json(request):
+        return JSONResponse({"message": message, "item": item_id, "comment": True}, headers=_HEADERS)
     return RedirectResponse("/ui/queue", status_code=303)
 
 

@@ -1,7 +1,8 @@
-"""What the review pages show, built from the store and the served model (no HTTP here; see service.ui.pages).
+"""What the review pages show, built from the store and the served model (no HTTP; see service.ui.pages).
 
-The queue reuses the API's queue listing, the insights reuse the summary report, and decisions go through
-`service.api.review.record_decision`, so the pages and the API cannot disagree.
+The queue uses the API's queue listing (`contactlens.reviews.list_items`), the insights the summary report
+(`contactlens.reports`), and decisions go through `contactlens.reviews.record_decision` (via
+`service.deps.decide_item`), so the pages and the API cannot disagree. No route function is called here.
 """
 
 from __future__ import annotations
@@ -9,26 +10,27 @@ from __future__ import annotations
 import logging
 import threading
 import time as clock
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from contactlens import reports, reviews
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
+from contactlens.reviews import AlreadyDecided
 from contactlens.store import DECIDED, PENDING, Contact, ReviewDecision, ReviewItem, utcnow
 from contactlens.taxonomy import Taxonomy
 from contactlens.text import clean
-from service.api.catalog import taxonomy as taxonomy_listing
-from service.api.reports import summary
-from service.api.review import AlreadyDecided, review_queue
 from service.auth import Principal
+from service.common import item_public
 from service.ui import charts as ui_charts
 
 log = logging.getLogger(__name__)
 
 QUEUE_PAGE = 100  # items rendered at once; the page reloads for more when they are done
+EXPLAINED = 20  # items whose suggestions the page explains (one scoring pass, about 5 ms an item)
 REASONS = {
     "low_confidence": "low confidence",
     "disagreement": "logged differently from the top suggestion",
@@ -68,10 +70,12 @@ def counts(session: Session, reviewer: str) -> dict[str, int]:
 
 def queue(session: Session, model: ContactModel, who: Principal) -> dict[str, Any]:
     """The queue page: pending items oldest first (the API's own listing), counts and the search index."""
-    listing = review_queue(session, who, status="pending", limit=QUEUE_PAGE, offset=0)
+    _, _, items = reviews.list_items(session, status="pending", limit=QUEUE_PAGE, offset=0)
     tax = model.taxonomy
+    shown = [_item(tax, item_public(i)) for i in items]
+    explain(model, shown[:EXPLAINED])
     return {
-        "items": [_item(tax, raw) for raw in listing["items"]],
+        "items": shown,
         "search_index": search_index(tax),
         "taxonomy_version": tax.version,
         **counts(session, who.name),
@@ -107,6 +111,23 @@ def _item(tax: Taxonomy, raw: dict[str, Any]) -> dict[str, Any]:
             for d in raw["model_descriptions"]
         ],
     }
+
+
+def explain(model: ContactModel, items: list[dict[str, Any]]) -> None:
+    """Add to each item's suggestions why they fit: the nearest training examples and the strongest terms
+    (one scoring pass for all the items; suggestions the served model does not know get none)."""
+    if not items:
+        return
+    from contactlens.explain import explainer
+
+    scores = model.score([i["text"] for i in items])
+    tfidf = scores.tfidf.tocsr() if scores.tfidf is not None else None
+    ex = explainer(model)
+    for k, item in enumerate(items):
+        row = tfidf[k] if tfidf is not None else None
+        for s in item["suggestions"]:
+            s["why"] = ex.explain(scores.embeddings[k], row, s["id"])
+        item["why_note"] = ex.note
 
 
 def _pct(rounded: int, suggestion: dict[str, Any]) -> str:
@@ -164,7 +185,7 @@ def matches(query: str, haystack: str) -> bool:
 
 def taxonomy(model: ContactModel, who: Principal, query: str = "") -> dict[str, Any]:
     """The taxonomy page: the API's listing, each description with the text its filter box searches."""
-    raw = taxonomy_listing(model, who)
+    raw = model.taxonomy.to_dict()
     groups, total, shown = [], 0, 0
     for g in raw["groups"]:
         descriptions = []
@@ -179,29 +200,41 @@ def taxonomy(model: ContactModel, who: Principal, query: str = "") -> dict[str, 
         "q": query,
         "total": total,
         "shown": shown,
-        "name": raw["name"],
-        "version": raw["version"],
+        "name": model.taxonomy.name,
+        "version": model.taxonomy.version,
     }
 
 
 # ---------------------------------------------------------------------------------------------- insights
 
 
-def insights(session: Session, model: ContactModel, who: Principal) -> dict[str, Any]:
-    """Review rate and acceptance (the summary report, by group) and the description mix by month."""
+def insights(
+    session: Session, model: ContactModel, who: Principal, from_: date | None = None, to: date | None = None
+) -> dict[str, Any]:
+    """Review rate and acceptance (the summary report, by group), the month-by-month comparison with its
+    significance flags, and the mix by month: by group, and the descriptions that moved most."""
     tax = model.taxonomy
-    report = summary(session, who, by="group", from_=None, to=None)
+    report = reports.summary(session, "group", from_, to)
     names = tax.group_names
     rows = [{**r, "name": names.get(r["value"] or "", r["value"] or "none")} for r in report["rows"]]
     desc_names = {d.id: d.name for d in tax.descriptions.values()}
-    by_group = month_mix(session, Contact.current_group_id, names)
-    by_description = month_mix(session, Contact.current_description_id, desc_names, top=9)
+    by_group = month_mix(session, Contact.current_group_id, names, from_=from_, to=to)
+    by_description = month_mix(session, Contact.current_description_id, desc_names, top=9, from_=from_, to=to)
+    months = reports.by_period(session, "month", None, from_, to)["rows"]
     return {
         "total": report["total"],
         "rows": rows,
+        "months": months[::-1],
+        "from": from_.isoformat() if from_ else "",
+        "to": to.isoformat() if to else "",
         "group_chart": ui_charts.stacked_bars(by_group),
         "description_chart": ui_charts.stacked_bars(by_description),
     }
+
+
+def insights_csv(session: Session, from_: date | None = None, to: date | None = None) -> str:
+    """The month-by-month report split by group, as CSV (the Insights page's export)."""
+    return reports.to_csv(reports.by_period(session, "month", "group", from_, to)["rows"])
 
 
 def month_mix(
@@ -210,10 +243,16 @@ def month_mix(
     names: dict[str, str],
     months: int = 12,
     top: int | None = None,
+    from_: date | None = None,
+    to: date | None = None,
 ) -> dict[str, Any]:
-    """Contacts per month (received, the last `months` with data) split by `column`; beyond `top`, 'Other'."""
+    """Contacts per month (received, the last `months` with data) split by `column`. With `top`, only the
+    `top` values that moved most between the last two months (absolute change; the commonest first when
+    there is one month), so the chart shows what changed rather than a grey 'Other'."""
     year, month = extract("year", Contact.received_at), extract("month", Contact.received_at)
-    stmt = select(year, month, column, func.count(Contact.id)).group_by(year, month, column)
+    stmt = reports.date_range(
+        select(year, month, column, func.count(Contact.id)).group_by(year, month, column), from_, to
+    )
     rows = session.execute(stmt).all()
     if not rows:
         return {"months": [], "series": []}
@@ -227,13 +266,11 @@ def month_mix(
         if key in keys:
             table.setdefault(value or "none", dict.fromkeys(keys, 0))[key] += n
     order = sorted(table, key=lambda v: (-sum(table[v].values()), v))
-    if top is not None and len(order) > top + 1:
-        other = dict.fromkeys(keys, 0)
-        for v in order[top:]:
-            for k in keys:
-                other[k] += table[v][k]
-        order, table = order[:top] + ["other"], {**table, "other": other}
-    names = {**names, "other": "Other"} if top is not None else names
+    if top is not None and len(order) > top:
+        if len(keys) > 1:
+            moved = {v: abs(table[v][keys[-1]] - table[v][keys[-2]]) for v in order}
+            order = sorted(order, key=lambda v: (-moved[v], -sum(table[v].values()), v))
+        order = order[:top]
     series = [{"name": names.get(v, v), "counts": list(table[v].values())} for v in order]
     return {"months": keys, "series": series}
 

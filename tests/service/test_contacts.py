@@ -8,6 +8,19 @@ from service_helpers import HEADERS, log_contact, other_than, suggest
 PII = "Call me on 07700 900123 or mail jo.bloggs@example.com, my parcel never arrived"
 
 
+def test_suggest_explains_each_suggestion_when_asked(client: TestClient) -> None:
+    r = client.post(
+        "/v1/suggest?explain=true",
+        json={"text": "My parcel is late again", "top_k": 2},
+        headers=HEADERS["logger"],
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert [e["id"] for e in answer["explanations"]] == [s["id"] for s in answer["suggestions"]]
+    assert all(len(e["examples"]) <= 3 and e["terms"] is not None for e in answer["explanations"])
+    assert answer["explanations"][0]["examples"] and answer["explanation_note"] is None
+
+
 def test_suggest_answers_the_documented_shape(client: TestClient) -> None:
     answer = suggest(client, PII, top_k=2, channel="email")
     assert set(answer) == {
@@ -19,7 +32,10 @@ def test_suggest_answers_the_documented_shape(client: TestClient) -> None:
         "redacted_text",
         "model_version",
         "taxonomy_version",
+        "explanations",  # issue 18: null unless explain=true
+        "explanation_note",
     }
+    assert answer["explanations"] is None and answer["explanation_note"] is None
     assert len(answer["suggestions"]) == 2
     assert set(answer["suggestions"][0]) == {"id", "name", "group", "group_id", "owner", "confidence"}
     confidences = [s["confidence"] for s in answer["suggestions"]]

@@ -194,3 +194,48 @@ def test_descriptions_report_counts_every_description_with_its_sentiment(
     assert denied.status_code == 403
     bad = client.get("/v1/reports/descriptions?from=March", headers=HEADERS["analyst"])
     assert bad.status_code == 422 and bad.json()["message"].startswith("field 'from'")
+
+
+def test_by_month_compares_each_month_with_the_one_before(scenario: TestClient) -> None:
+    r = report(scenario, "by=month")
+    assert r["by"] == "month" and r["periods"] == ["2026-01", "2026-02"]
+    jan, feb = r["rows"]
+    assert (jan["period"], jan["contacts"], jan["previous_contacts"], jan["significant"]) == (
+        "2026-01",
+        5,
+        None,
+        None,
+    )
+    assert (feb["period"], feb["contacts"], feb["previous_contacts"], feb["change"]) == ("2026-02", 1, 5, -4)
+    assert feb["change_pct"] == -80.0 and feb["share"] == 1.0
+    assert feb["p_value"] == pytest.approx(0.21875)  # exact binomial: 1 of 6 where 3 were expected
+    assert feb["significant"] is False
+
+
+def test_by_month_split_by_channel_gives_shares_and_the_change(scenario: TestClient) -> None:
+    r = report(scenario, "by=month&split=channel")
+    feb = {x["value"]: x for x in r["rows"] if x["period"] == "2026-02"}
+    assert set(feb) == {"email", "phone", "letter"}  # each January channel is compared, even at 0
+    assert (feb["email"]["contacts"], feb["email"]["share"], feb["email"]["previous_contacts"]) == (1, 1.0, 2)
+    assert (feb["email"]["previous_share"], feb["phone"]["contacts"], feb["phone"]["change"]) == (0.4, 0, -2)
+    assert all(isinstance(x["q_value"], float) for x in feb.values())
+
+
+def test_by_week_csv_and_bad_ranges(scenario: TestClient) -> None:
+    weeks = report(scenario, "by=week")
+    assert weeks["periods"] == ["2026-W02", "2026-W06"]  # 5-9 January; 2 February
+    r = scenario.get("/v1/reports/summary?by=month&split=site&format=csv", headers=HEADERS["analyst"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[0].startswith("period,value,contacts,share,previous_contacts")
+    assert "2026-02,Leeds,1,1.0,2,0.4," in r.text
+    bad = scenario.get("/v1/reports/summary?from=2026-02-01&to=2026-01-01", headers=HEADERS["analyst"])
+    assert bad.status_code == 422 and "'from'" in bad.json()["detail"]
+    split = scenario.get("/v1/reports/summary?by=group&split=site", headers=HEADERS["analyst"])
+    assert split.status_code == 422 and "split" in split.json()["message"]
+
+
+def test_by_owner_counts_the_current_owner(scenario: TestClient) -> None:
+    r = report(scenario, "by=owner")
+    assert sum(x["contacts"] for x in r["rows"]) == 6
+    assert all(x["value"] for x in r["rows"])  # every sample description has an owner

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from service_helpers import HEADERS, log_contact, other_than, suggest
 
 REVIEWER = HEADERS["reviewer"]
+LOGGER = HEADERS["logger"]
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_second_decision_conflicts_unless_override(queued) -> None:
     assert contact["current_description"] == "lost_in_transit"
 
 
-def test_sentiment_is_kept_when_the_decision_leaves_it_out(queued) -> None:
+def test_sentiment_is_kept_when_the_decision_keeps_the_description(queued) -> None:
     client, contact_ids = queued
     item = queue(client)["items"][0]
     client.post(
@@ -113,10 +114,70 @@ def test_sentiment_is_kept_when_the_decision_leaves_it_out(queued) -> None:
         json={"description": "late_delivery", "sentiment": "neutral"},
         headers=REVIEWER,
     )
+    body = {"description": "late_delivery", "override": True}
+    client.post(f"/v1/review/{item['id']}", json=body, headers=REVIEWER)
+    contact = client.get(f"/v1/contacts/{contact_ids[0]}", headers=REVIEWER).json()
+    assert (contact["current_description"], contact["current_sentiment"]) == ("late_delivery", "neutral")
+
+
+def test_an_override_to_another_description_rescores_the_sentiment(queued) -> None:
+    # Behaviour changed in issue 18: the old description's sentiment is not carried to a new description.
+    client, contact_ids = queued
+    item = queue(client)["items"][0]
+    client.post(
+        f"/v1/review/{item['id']}",
+        json={"description": "late_delivery", "sentiment": "positive"},
+        headers=REVIEWER,
+    )
     body = {"description": "lost_in_transit", "override": True}
     client.post(f"/v1/review/{item['id']}", json=body, headers=REVIEWER)
     contact = client.get(f"/v1/contacts/{contact_ids[0]}", headers=REVIEWER).json()
-    assert (contact["current_description"], contact["current_sentiment"]) == ("lost_in_transit", "neutral")
+    scored = client.post("/v1/suggest", json={"text": contact["text"]}, headers=LOGGER).json()
+    assert contact["current_description"] == "lost_in_transit"
+    assert contact["current_sentiment"] == scored["sentiment"]["label"]
+    # ... unless the reviewer gives one
+    body = {"description": "late_delivery", "sentiment": "positive", "override": True}
+    client.post(f"/v1/review/{item['id']}", json=body, headers=REVIEWER)
+    contact = client.get(f"/v1/contacts/{contact_ids[0]}", headers=REVIEWER).json()
+    assert contact["current_sentiment"] == "positive"
+
+
+def test_a_note_without_a_decision_is_kept_as_a_comment(queued) -> None:
+    client, _ = queued
+    item = queue(client)["items"][0]
+    r = client.post(f"/v1/review/{item['id']}/comments", json={"note": "ask the depot"}, headers=REVIEWER)
+    assert r.status_code == 201
+    assert r.json()["status"] == "pending"
+    assert [(c["author"], c["note"]) for c in r.json()["comments"]] == [
+        ("bootstrap-reviewer", "ask the depot")
+    ]
+    assert client.post("/v1/review/99999/comments", json={"note": "x"}, headers=REVIEWER).status_code == 404
+    assert (
+        client.post(f"/v1/review/{item['id']}/comments", json={"note": ""}, headers=REVIEWER).status_code
+        == 422
+    )
+
+
+def test_a_decision_routes_the_contact_to_the_new_owner(queued) -> None:
+    client, contact_ids = queued
+    item = queue(client)["items"][0]
+    owners = {
+        d["id"]: d["owner"]
+        for g in client.get("/v1/taxonomy", headers=REVIEWER).json()["groups"]
+        for d in g["descriptions"]
+    }
+    before = client.get(f"/v1/contacts/{contact_ids[0]}", headers=REVIEWER).json()
+    assert before["owner"] == before["current_owner"] == (owners[before["description"]] or None)
+    target = next(d for d, o in owners.items() if o and o != before["current_owner"])
+    client.post(f"/v1/review/{item['id']}", json={"description": target}, headers=REVIEWER)
+    after = client.get(f"/v1/contacts/{contact_ids[0]}", headers=REVIEWER).json()
+    assert (after["owner"], after["current_owner"]) == (before["owner"], owners[target])
+    routed = client.get(f"/v1/owners/{owners[target]}/contacts", headers=REVIEWER).json()
+    assert contact_ids[0] in [c["id"] for c in routed["items"]]
+    assert all(c["current_owner"] == owners[target] for c in routed["items"])
+    listed = client.get("/v1/contacts", params={"owner": owners[target]}, headers=REVIEWER).json()
+    assert listed["total"] == routed["total"]
+    assert client.get(f"/v1/owners/{owners[target]}/contacts", headers=LOGGER).status_code == 403
 
 
 def test_queue_depth_is_exported(queued) -> None:

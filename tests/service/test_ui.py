@@ -365,3 +365,38 @@ def test_taxonomy_page_lists_descriptions_and_filters(client: TestClient) -> Non
     shown = re.findall(visible, filtered)
     assert "lost_in_transit" in shown and "late_delivery" not in shown
     assert f"{len(shown)} of {len(tax.descriptions)} descriptions shown" in filtered
+
+
+def test_a_note_without_a_decision_is_kept_as_a_comment(queued) -> None:
+    client, items = queued
+    csrf = sign_in(client, REVIEWER)
+    r = decide(client, items[0], csrf, "", note="waiting for the depot to call back")
+    assert r.status_code == 200 and r.json()["comment"] is True
+    item = client.get(f"/v1/review/{items[0]}", headers=HEADERS["reviewer"]).json()
+    assert item["status"] == "pending" and item["decisions"] == []
+    assert [c["note"] for c in item["comments"]] == ["waiting for the depot to call back"]
+    assert decide(client, items[0], csrf, "").status_code == 422  # neither a choice nor a note
+
+
+def test_insights_take_a_date_range_compare_months_and_export_csv(queued) -> None:
+    client, _ = queued
+    sign_in(client, ANALYST)
+    page = client.get("/ui/insights")
+    assert page.status_code == 200 and "Month by month" in page.text and 'name="from"' in page.text
+    assert "moved most" in page.text
+    empty = client.get("/ui/insights?from=2001-01-01&to=2001-01-31")
+    assert empty.status_code == 200 and "No contacts in this range." in empty.text
+    assert client.get("/ui/insights?from=2026-02-01&to=2026-01-01").status_code == 422
+    assert client.get("/ui/insights?from=yesterday").status_code == 422
+    csv = client.get("/ui/insights.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    header, *rows = csv.text.splitlines()
+    assert header.startswith("period,value,contacts,share") and sum(int(r.split(",")[2]) for r in rows) == 3
+
+
+def test_the_queue_explains_each_suggestion(queued) -> None:
+    client, _ = queued
+    sign_in(client, REVIEWER)
+    page = client.get("/ui/queue").text
+    assert page.count("Why these suggestions") == 3
+    assert "Like: “" in page  # nearest training examples of the suggested description
