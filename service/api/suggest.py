@@ -82,7 +82,8 @@ def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = N
         top_k = max(_STORED_RANKS, *(calls[i].top_k for i in members))
         texts = [calls[i].text for i in members]
         score = partial(first.model.suggest, top_k=top_k, threshold=first.threshold, explain=first.explain)
-        scored = score(texts) if request is None else score_in_chunks(request, app.state.settings, texts, score)
+        settings = app.state.settings
+        scored = score(texts) if request is None else score_in_chunks(request, settings, texts, score)
         for i, r in zip(members, scored, strict=True):
             results[i] = r
     rows = [_row(call.model, r, call.channel) for call, r in zip(calls, results, strict=True)]
