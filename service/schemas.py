@@ -275,7 +275,7 @@ class ReviewCommentCreate(Strict):
 class ReviewCommentPublic(BaseModel):
     id: int
     author: str
-    created_at: datetime
+    created_at: UtcTime
     note: str
 
 
@@ -395,8 +395,8 @@ class PeriodReportRow(ReportRow):
 class PeriodReport(BaseModel):
     by: ReportPeriod
     split: ReportBy | None
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
     periods: list[str]
     rows: list[PeriodReportRow]
 
