@@ -21,6 +21,9 @@ Sentiment = Literal[SENTIMENTS]  # type: ignore[valid-type]
 Role = Literal["logger", "reviewer", "analyst"]
 ReportBy = Literal["group", "description", "owner", "channel", "site", "sentiment"]
 ReportPeriod = Literal["month", "week"]
+# What `/v1/reports/summary?by=` takes: a value to group by, or a period (one Literal, so a bad value gets one
+# message naming `by`).
+ReportGrouping = Literal["group", "description", "owner", "channel", "site", "sentiment", "month", "week"]
 MAX_DESCRIPTIONS = 20
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a larger one cannot exist on either database
 TopK = Annotated[int, Field(ge=1, le=10, strict=True, description="How many ranked suggestions to return.")]

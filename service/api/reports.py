@@ -15,7 +15,14 @@ from contactlens.reports import bounds, count_if, date_range
 from contactlens.store import CURRENT, Contact, ContactDescription
 from service.auth import Analyst
 from service.deps import ModelDep, SessionDep, invalid
-from service.schemas import DateBound, DescriptionReport, PeriodReport, ReportBy, ReportPeriod, ReportSummary
+from service.schemas import (
+    DateBound,
+    DescriptionReport,
+    PeriodReport,
+    ReportBy,
+    ReportGrouping,
+    ReportSummary,
+)
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -24,7 +31,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 def summary(
     session: SessionDep,
     _: Analyst,
-    by: ReportBy | ReportPeriod = "group",
+    by: ReportGrouping = "group",
     split: Annotated[
         ReportBy | None, Query(description="With by=month|week: one row per period and value of this.")
     ] = None,

@@ -29,9 +29,12 @@ ENDPOINTS = [
     ),
     ("GET", "/v1/contacts", None, ALL),
     ("GET", "/v1/contacts/{contact}", None, ALL),
+    ("DELETE", "/v1/contacts/{victim}", None, {"analyst"}),
+    ("GET", "/v1/owners/{owner}/contacts", None, REVIEW),
     ("GET", "/v1/review", None, REVIEW),
     ("GET", "/v1/review/{item}", None, REVIEW),
     ("POST", "/v1/review/{item}", {"description": "late_delivery", "override": True}, REVIEW),
+    ("POST", "/v1/review/{item}/comments", {"note": "call back on Monday"}, REVIEW),
     ("GET", "/v1/taxonomy", None, ALL),
     ("GET", "/v1/model", None, ALL),
     ("GET", "/v1/reports/summary", None, {"analyst"}),
@@ -55,12 +58,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, sample_model, sample_model_
         answer = suggest(client, "My parcel never came")
         contact = log_contact(client, description="late_delivery", suggestion_id=answer["suggestion_id"])
         item = client.get("/v1/review", headers=HEADERS["reviewer"]).json()["items"][0]["id"]
-        yield client, {"contact": contact["id"], "item": item}
+        victim = log_contact(client, description="late_delivery")  # the one the analyst's DELETE erases
+        yield (
+            client,
+            {"contact": contact["id"], "item": item, "victim": victim["id"], "owner": "distribution"},
+        )
 
 
 def test_matrix_covers_every_route(seeded) -> None:
     client, _ = seeded
-    covered = {(m, p.format(contact="{contact_id}", item="{item_id}")) for m, p, _, _ in ENDPOINTS}
+    names = {"contact": "{contact_id}", "victim": "{contact_id}", "item": "{item_id}", "owner": "{owner}"}
+    covered = {(m, p.format(**names)) for m, p, _, _ in ENDPOINTS}
     documented = client.get("/openapi.json").json()["paths"]
     served = {(method.upper(), path) for path, ops in documented.items() for method in ops}
     assert served | {("GET", "/metrics")} == covered

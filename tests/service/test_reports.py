@@ -230,7 +230,7 @@ def test_by_week_csv_and_bad_ranges(scenario: TestClient) -> None:
     assert lines[0].startswith("period,value,contacts,share,previous_contacts")
     assert "2026-02,Leeds,1,1.0,2,0.4," in r.text
     bad = scenario.get("/v1/reports/summary?from=2026-02-01&to=2026-01-01", headers=HEADERS["analyst"])
-    assert bad.status_code == 422 and "'from'" in bad.json()["detail"]
+    assert bad.status_code == 422 and "'from'" in bad.json()["message"]
     split = scenario.get("/v1/reports/summary?by=group&split=site", headers=HEADERS["analyst"])
     assert split.status_code == 422 and "split" in split.json()["message"]
 
