@@ -7,6 +7,7 @@ command reads an alias through `alias_version`: a registry that cannot be read s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -34,7 +35,7 @@ _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w\-]+)|/(?P<version
 @dataclass(frozen=True)
 class ResolvedModel:
     path: Path
-    version: str  # "NAME/VERSION" for registry models, the directory name otherwise
+    version: str  # "NAME/VERSION" for registry models, else "DIRECTORY@HASH" (see `directory_version`)
     uri: str
 
 
@@ -115,7 +116,7 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
             raise ModelError(f"'{uri}' is not a registry URI: use models:/NAME@ALIAS or models:/NAME/VERSION")
         if not (path / METADATA_FILE).is_file():
             raise ModelError(f"{path}: not a ContactLens model directory (no {METADATA_FILE})")
-        return ResolvedModel(path, path.name, uri)
+        return ResolvedModel(path, directory_version(path), uri)
     name = m["name"]
     version = m["version"] or alias_version(settings, m["alias"], name)
     if version is None:
@@ -128,6 +129,13 @@ def resolve(uri: str, settings: Settings) -> ResolvedModel:
     if found is None:
         raise ModelError(f"{name} version {version} holds no ContactLens artifact")
     return ResolvedModel(found, f"{name}/{version}", uri)
+
+
+def directory_version(path: Path) -> str:
+    """The directory's name and a hash of its metadata (which differs for every training run), so two
+    models written to one path in turn are told apart: `live@3f2a9c1b0d4e`."""
+    digest = hashlib.sha256((path / METADATA_FILE).read_bytes()).hexdigest()[:12]
+    return f"{path.name}@{digest}"
 
 
 def _download(name: str, version: str, dest: Path) -> None:

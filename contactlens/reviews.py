@@ -49,7 +49,8 @@ class AlreadyDecided(ConflictError):
 
 def get_item(session: Session, item_id: int) -> ReviewItem:
     """The review item `item_id`, else `NotFoundError`."""
-    item = session.get(ReviewItem, item_id)
+    # an id beyond a 32-bit integer cannot exist; asking PostgreSQL would be a data error
+    item = session.get(ReviewItem, item_id) if 0 < item_id < 2**31 else None
     if item is None:
         raise NotFoundError(f"no review item with id {item_id}")
     return item

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
         1095, ge=1, description="Keep contacts this many days (FCA complaint records: at least 3 years)."
     )
     purge_daily: bool = Field(False, description="The service purges contacts past retention once a day.")
+    max_request_chars: int = Field(
+        100_000,
+        ge=1_000,
+        description="Characters of verbatim one request may carry in all (a batch); more is refused with "
+        "413. Request bodies are refused beyond 8 bytes per character of this (plus 64 KiB).",
+    )
+    request_time_budget_seconds: float = Field(
+        30.0, gt=0, description="A batch still scoring after this long stops and answers 503."
+    )
     suggest_batch_max: int = Field(
         32,
         ge=1,

@@ -400,6 +400,46 @@ def describe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
+UNAVAILABLE, BUSY, INVALID, CONFLICT, BUG = "unavailable", "busy", "invalid", "conflict", "bug"
+# PostgreSQL SQLSTATE classes and codes meaning "the server cannot be reached or is going away".
+_PG_DOWN = ("08", "53", "57P", "58")  # connection exception, insufficient resources, shutdown, system error
+_PG_BUSY = ("40", "55P03", "57014")  # serialization failure / deadlock, lock not available, query cancelled
+
+
+def classify_error(exc: BaseException) -> str:
+    """What a database error means for the caller, so that only a real outage is reported as one.
+
+    `unavailable` (connection refused or lost, the server shutting down, a file that cannot be opened: 503 and
+    an outage logged), `busy` (a lock or deadlock that a retry can clear: 503 without an outage), `invalid`
+    (a value the database refuses, such as an integer out of range: 422), `conflict` (a constraint: 409),
+    `bug` (anything else, a programming error: 500).
+    """
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.IntegrityError):
+        return CONFLICT
+    if isinstance(exc, sa_exc.DataError):
+        return INVALID
+    if isinstance(exc, sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return UNAVAILABLE  # TimeoutError: no pooled connection came free in time
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return UNAVAILABLE
+    if isinstance(exc, sa_exc.OperationalError):
+        orig = exc.orig
+        code = getattr(orig, "sqlstate", None)  # psycopg; sqlite3 has none
+        if code:
+            if code.startswith(_PG_BUSY):
+                return BUSY
+            return UNAVAILABLE if code.startswith(_PG_DOWN) else BUG
+        message = str(orig).lower()
+        if "locked" in message or "busy" in message:  # SQLite: another connection holds the write lock
+            return BUSY
+        return UNAVAILABLE  # no SQLSTATE: the connection itself failed (or SQLite cannot open its file)
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == "42P01":
+        return UNAVAILABLE  # no such table: the schema is not migrated yet (the database was down at start)
+    return BUG
+
+
 # The first line of an error, for log lines and messages (driver errors run to many lines); the name the
 # service's modules import.
 short_error = first_line

@@ -14,24 +14,22 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from contactlens import redaction
-from contactlens.errors import ConflictError, ContactLensError, NotFoundError
+from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.routing import backfill_owners
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
-from service import docs, reloader, ui
+from service import docs, errors, reloader, ui
 from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
 from service.batcher import MicroBatcher
+from service.limits import max_body_bytes
 from service.metrics import LatencyMiddleware, Metrics
 from service.suggestion_log import SuggestionLog
 
@@ -50,6 +48,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
         version="1",
         description=DESCRIPTION,
         lifespan=_lifespan,
+        max_body_size=max_body_bytes(settings),
         docs_url=None,  # served from local files below, not a CDN
         redoc_url=None,
     )
@@ -66,16 +65,14 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
         on_batch=app.state.metrics.suggest_batch.observe,
     )
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
-    for module in (suggest, contacts, review, catalog, reports, drift, admin, health):
-        app.include_router(module.router)
-    app.include_router(contacts.owners_router)
+    routers = [m.router for m in (suggest, contacts, review, catalog, reports, drift, admin, health)]
+    routers.append(contacts.owners_router)
+    for router in routers:
+        app.include_router(errors.document(router))
     app.include_router(ui.router)  # the review pages (/ui)
     app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
     docs.mount(app)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(IntegrityError, _conflict)
-    app.add_exception_handler(SQLAlchemyError, _database_down)
-    app.add_exception_handler(ContactLensError, _contactlens_error)
+    errors.install(app, [*routers, ui.router])  # the error answers (documented by `errors.document` above)
     return app
 
 
@@ -175,54 +172,3 @@ def _load(uri: str, settings: Settings) -> ContactModel:
     from contactlens.registry import load_model
 
     return load_model(uri, settings)
-
-
-# ------------------------------------------------------------------------------------------------ errors
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    parts = (
-        [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "query", "path", "header") else []
-    )
-    return ".".join(parts) or str(loc[0] if loc else "body")
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with FastAPI's error list and one line naming the field. Inputs are not echoed (verbatims)."""
-    assert isinstance(exc, RequestValidationError)
-    errors: list[dict[str, Any]] = [
-        {k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()
-    ]
-    first: dict[str, Any] = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": ""}
-    if first.get("type") == "json_invalid":
-        pos = first["loc"][1] if len(first["loc"]) > 1 else "?"
-        reason = (first.get("ctx") or {}).get("error", first["msg"])
-        message = f"field 'body': invalid JSON at position {pos}: {reason}"
-    else:
-        message = f"field '{_field(tuple(first['loc']))}': {first['msg']}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more)"
-    return JSONResponse({"detail": jsonable_encoder(errors), "message": message}, status_code=422)
-
-
-async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("%s %s conflicts with stored data: %s", request.method, request.url.path, short_error(exc))
-    return JSONResponse({"detail": "the request conflicts with stored data (a duplicate?)"}, status_code=409)
-
-
-async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-    request.app.state.metrics.db_errors.inc()
-    log.error(
-        "database unavailable: %s %s refused with 503, nothing stored (%s)",
-        request.method,
-        request.url.path,
-        short_error(exc),
-    )
-    detail = "the database is unavailable; nothing was stored, try again later"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
-
-
-async def _contactlens_error(request: Request, exc: Exception) -> JSONResponse:
-    """A domain error as its HTTP status: 404 not found, 409 conflict, else 422 (the input is unusable)."""
-    status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, ConflictError) else 422
-    return JSONResponse({"detail": str(exc)}, status_code=status)

@@ -85,25 +85,41 @@ class KeyRing:
 
 def require(*roles: str):  # noqa: ANN201 - a FastAPI dependency
     """A dependency admitting keys whose role is in `roles`; analysts are always admitted."""
-    allowed = set(roles) | {"analyst"}
+    allowed = frozenset(roles) | {"analyst"}
 
     async def dependency(request: Request, key: Annotated[str | None, Security(_header)] = None) -> Principal:
-        if not key:
-            raise HTTPException(
-                401,
-                "missing API key: send it in the X-API-Key header",
-                headers={"WWW-Authenticate": "APIKey"},
-            )
-        keys: KeyRing = request.app.state.keys
-        principal = keys.cached(key) or await run_in_threadpool(keys.lookup, key, request.app.state.sessions)
-        if principal is None:
-            raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "APIKey"})
-        if principal.role not in allowed:
-            need = " or ".join(sorted(allowed))
-            raise HTTPException(403, f"role '{principal.role}' may not do this; it needs {need}")
-        return principal
+        return await authenticate(request, key, allowed)
 
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]  # found by `route_roles`
     return Depends(dependency)
+
+
+async def authenticate(request: Request, key: str | None, allowed: frozenset[str]) -> Principal:
+    """The key's principal if its role is allowed; else HTTPException 401 (no or unknown key) or 403."""
+    if not key:
+        raise HTTPException(
+            401,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    keys: KeyRing = request.app.state.keys
+    principal = keys.cached(key) or await run_in_threadpool(keys.lookup, key, request.app.state.sessions)
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "APIKey"})
+    if principal.role not in allowed:
+        need = " or ".join(sorted(allowed))
+        raise HTTPException(403, f"role '{principal.role}' may not do this; it needs {need}")
+    return principal
+
+
+def route_roles(route: object) -> frozenset[str] | None:
+    """The roles a route's key dependency admits, or None for a route without one (public, or the pages)."""
+    dependant = getattr(route, "dependant", None)
+    for dep in getattr(dependant, "dependencies", ()):
+        roles = getattr(dep.call, "allowed_roles", None)
+        if roles is not None:
+            return roles
+    return None
 
 
 Logger = Annotated[Principal, require("logger")]

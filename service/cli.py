@@ -54,6 +54,12 @@ def serve(
     if bootstrap:
         _bootstrap(settings, data, taxonomy, eval_data)
     _migrate_once(settings)
+    if workers > 1 and settings.db_url.startswith("sqlite"):
+        typer.echo(
+            f"warning: {workers} workers on SQLite: it takes one write at a time, so writes wait (up to 5 s, "
+            "then 503 'database is busy'); use PostgreSQL (CONTACTLENS_DATABASE_URL) for several workers",
+            err=True,
+        )
     env = _worker_environment(settings) if workers > 1 else {}
     config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"]}}
     for name in ("service", "contactlens", "training"):

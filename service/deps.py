@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated, Any, NoReturn
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contactlens import reviews
 from contactlens.model import ContactModel
 from contactlens.routing import owners
 from contactlens.settings import Settings
-from contactlens.store import ReviewDecision
+from contactlens.store import UNAVAILABLE, ReviewDecision, classify_error, short_error
 from service.schemas import Labelled, ReviewDecisionCreate
+
+log = logging.getLogger(__name__)
 
 # The trivial dependencies are `async def`: FastAPI would run a plain `def` in the threadpool, a hop each.
 
@@ -118,6 +122,16 @@ def check_descriptions(model: ContactModel, body: Labelled) -> list[tuple[str, s
 def review_threshold(model: ContactModel, settings: Settings) -> float:
     """The confidence below which a suggestion needs review: the setting, else the model's own."""
     return settings.review_threshold if settings.review_threshold is not None else model.review_threshold
+
+
+def note_database_error(app: FastAPI, exc: SQLAlchemyError, what: str) -> None:
+    """Log a database error a route chose to survive (`what` says how); only an outage counts in db_errors."""
+    kind = classify_error(exc)
+    if kind == UNAVAILABLE:
+        app.state.metrics.db_errors.inc()
+        log.error("database unavailable: %s (%s)", what, short_error(exc))
+    else:
+        log.warning("database %s error: %s (%s)", kind, what, short_error(exc))
 
 
 def decide_item(

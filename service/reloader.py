@@ -11,6 +11,7 @@ single attribute assignment, so requests that already hold the old model finish 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel
 from contactlens.registry import load_model
 from contactlens.settings import Settings
+from service.limits import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,25 @@ class ReloadError(Exception):
 
 
 def _load_checked(uri: str, settings: Settings) -> ContactModel:
+    """The model at `uri`, loaded and smoke-tested; else ContactLensError saying why.
+
+    A refused model is let go of before the error leaves this thread: the exception carries a message, not
+    the frames holding the half-loaded model (its encoder session), and the heap is trimmed, so refused
+    reloads do not pile up memory (about 20 MB each before).
+    """
+    try:
+        return _load_and_test(uri, settings)
+    except ContactLensError as exc:
+        error = str(exc)
+    except Exception as exc:  # anything else the loader throws: refuse all the same, never crash the app
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("reload of %s failed: %s", uri, error)
+    gc.collect()
+    release_memory()
+    raise ContactLensError(error)
+
+
+def _load_and_test(uri: str, settings: Settings) -> ContactModel:
     model = load_model(uri, settings)
     try:  # a model that loads but cannot score (a broken encoder file) must never be swapped in
         result = model.suggest(["Where is my parcel? It was due yesterday."], top_k=1)[0]
@@ -62,12 +83,6 @@ async def reload(app: FastAPI) -> dict[str, Any]:
             app.state.metrics.reloads.labels("refused").inc()
             log.error("reload refused, still serving %s: %s", old.version, exc)
             raise ReloadError(422, f"reload refused, still serving {old.version}: {exc}") from None
-        except Exception as exc:  # anything else the loader throws: refuse all the same, never crash the app
-            app.state.metrics.reloads.labels("refused").inc()
-            log.exception("reload of %s failed, still serving %s", uri, old.version)
-            raise ReloadError(
-                422, f"reload refused, still serving {old.version}: {type(exc).__name__}: {exc}"
-            ) from None
         app.state.model = new  # the atomic swap
         app.state.metrics.reloads.labels("ok").inc()
         app.state.metrics.serving(new.version, new.taxonomy.version)

@@ -7,13 +7,13 @@ checked here.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from contactlens.data import CHANNELS, SENTIMENTS
-from contactlens.text import contains_control_chars
+from contactlens.text import contains_control_chars, normalise
 
 MAX_BATCH = 256
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
@@ -22,6 +22,8 @@ Role = Literal["logger", "reviewer", "analyst"]
 ReportBy = Literal["group", "description", "owner", "channel", "site", "sentiment"]
 ReportPeriod = Literal["month", "week"]
 MAX_DESCRIPTIONS = 20
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a larger one cannot exist on either database
+TopK = Annotated[int, Field(ge=1, le=10, strict=True, description="How many ranked suggestions to return.")]
 
 
 def _check_text(value: str) -> str:
@@ -32,6 +34,8 @@ def _check_text(value: str) -> str:
         raise ValueError(
             f"holds a NUL or other control character (U+{ord(value[pos]):04X} at position {pos})"
         )
+    if not normalise(value):  # what the model and the store would see: zero-width characters, entities...
+        raise ValueError("has no visible characters (only zero-width or formatting characters)")
     return value
 
 
@@ -54,12 +58,30 @@ DescriptionId = Annotated[str, Field(min_length=1, max_length=200, description="
 
 def _parse_bound(value: object) -> date | datetime:
     if isinstance(value, date):
-        return value
+        return _in_calendar(value)
     text = str(value).strip()
     try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"'{text[:40]}' is not a date (YYYY-MM-DD) or ISO 8601 date-time") from None
+    return _in_calendar(parsed)
+
+
+def _in_calendar(value: date) -> date:
+    """Refuse a date or time that cannot be turned into a UTC range (the last day of year 9999, a time zone
+    pushing it past year 1 or 9999): stored times are naive UTC, and a bare date as `to` ends a day later."""
+    try:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value.astimezone(UTC)
+        else:
+            value + timedelta(days=1)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} is too close to the edge of the calendar: give a date between "
+            "0001-01-02 and 9999-12-30"
+        ) from None
+    return value
 
 
 # A bare date as `to` includes that whole day (see service.common.bounds).
@@ -67,6 +89,21 @@ DateBound = Annotated[
     date | datetime,
     PlainValidator(_parse_bound),
     WithJsonSchema({"type": "string", "description": "YYYY-MM-DD or an ISO 8601 date-time"}),
+]
+
+
+# Stored times are naive UTC and answered as such (no offset: `2026-03-01T08:30:00`), which is not an RFC 3339
+# `date-time`: the schema says what is sent.
+UtcTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "A UTC time, ISO 8601 without an offset (YYYY-MM-DDTHH:MM:SS[.ffffff])",
+            "examples": ["2026-03-01T08:30:00"],
+        },
+        mode="serialization",
+    ),
 ]
 
 
@@ -82,13 +119,13 @@ class Strict(BaseModel):
 class SuggestRequest(Strict):
     text: Verbatim
     channel: Channel | None = None
-    top_k: int = Field(3, ge=1, le=10)
+    top_k: TopK = 3
 
 
 class BatchSuggestRequest(Strict):
     texts: list[Verbatim] = Field(min_length=1, max_length=MAX_BATCH)
     channel: Channel | None = None
-    top_k: int = Field(3, ge=1, le=10)
+    top_k: TopK = 3
 
 
 class Suggestion(BaseModel):
@@ -198,7 +235,9 @@ class ContactCreate(Labelled):
     text: Verbatim
     channel: Channel
     site: ShortText | None = None
-    received_at: datetime | None = Field(None, description="When the contact arrived (default: now).")
+    received_at: Annotated[datetime, AfterValidator(_in_calendar)] | None = Field(
+        None, description="When the contact arrived (default: now)."
+    )
     suggestion_id: str | None = Field(None, max_length=32, description="The /v1/suggest answer it follows.")
 
 
@@ -208,8 +247,8 @@ class ContactPublic(BaseModel):
     text_redacted: bool
     channel: str
     site: str | None
-    received_at: datetime
-    logged_at: datetime
+    received_at: UtcTime
+    logged_at: UtcTime
     logged_by: str
     description: str = Field(description="The description chosen when logging.")
     sentiment: str | None
@@ -254,7 +293,7 @@ class ReviewDecisionCreate(Labelled):
 class ReviewDecisionPublic(BaseModel):
     id: int
     reviewer: str
-    decided_at: datetime
+    decided_at: UtcTime
     description: str
     sentiment: str | None
     descriptions: list[DescriptionLabel] = Field(description="Every description chosen, primary first.")
@@ -270,7 +309,7 @@ class ReviewCommentCreate(Strict):
 class ReviewCommentPublic(BaseModel):
     id: int
     author: str
-    created_at: datetime
+    created_at: UtcTime
     note: str
 
 
@@ -289,9 +328,9 @@ class ReviewItemPublic(BaseModel):
     id: int
     status: Literal["pending", "decided"]
     reason: str
-    created_at: datetime
+    created_at: UtcTime
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: UtcTime | None
     contact: ContactPublic
     suggestions: list[RankedSuggestion]
     model_descriptions: list[ModelDescription] = Field(
@@ -364,8 +403,8 @@ class ReportRow(BaseModel):
 
 class ReportSummary(BaseModel):
     by: ReportBy
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
     total: ReportRow
     rows: list[ReportRow]
 
@@ -390,8 +429,8 @@ class PeriodReportRow(ReportRow):
 class PeriodReport(BaseModel):
     by: ReportPeriod
     split: ReportBy | None
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
     periods: list[str]
     rows: list[PeriodReportRow]
 
@@ -409,8 +448,8 @@ class DescriptionReportRow(BaseModel):
 
 
 class DescriptionReport(BaseModel):
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
+    from_: UtcTime | None = Field(alias="from")
+    to: UtcTime | None
     contacts: int = Field(description="Contacts received in the range.")
     descriptions: int = Field(description="Descriptions counted: each description of each contact once.")
     rows: list[DescriptionReportRow]
@@ -434,3 +473,26 @@ class Health(BaseModel):
     model_version: str | None = None
     database: str | None = None
     reason: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+class ErrorPublic(BaseModel):
+    """The body of a 401, 403, 404, 409, 413 or 503."""
+
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationErrorPublic(BaseModel):
+    """The body of a 422: FastAPI's list of errors (inputs not echoed) and one line naming the first field."""
+
+    detail: list[ValidationErrorItem]
+    message: str

@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from contactlens.store import Suggestion, short_error
+from contactlens.store import UNAVAILABLE, Suggestion, classify_error, short_error
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -125,6 +125,8 @@ class SuggestionLog:
                 session.execute(insert(Suggestion), rows)
             self.healthy = True
         except SQLAlchemyError as exc:
-            self.healthy = False
-            self._metrics.db_errors.inc()
-            self._drop(rows, f"database unavailable: {short_error(exc)}")
+            kind = classify_error(exc)
+            self.healthy = kind != UNAVAILABLE
+            if kind == UNAVAILABLE:  # only an outage counts as one (locks and data errors are not)
+                self._metrics.db_errors.inc()
+            self._drop(rows, f"database {kind}: {short_error(exc)}")

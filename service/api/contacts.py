@@ -35,6 +35,7 @@ from service.deps import (
     review_threshold,
 )
 from service.schemas import (
+    MAX_ID,
     Channel,
     ContactCreate,
     ContactPage,
@@ -106,7 +107,7 @@ def list_contacts(
     sentiment: Sentiment | None = None,
     owner: Annotated[str | None, Query(max_length=200, description="The current owner team.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Contacts, newest first, filtered by date range and current labels, a page at a time.
 
@@ -194,7 +195,8 @@ def owner_contacts(
 @router.get("/{contact_id}", response_model=ContactPublic)
 def get_contact(contact_id: int, session: SessionDep, _: Reader) -> Any:
     """One contact by id."""
-    contact = session.get(Contact, contact_id)
+    # an id beyond the database's integer range cannot exist: asking the database would be a data error
+    contact = session.get(Contact, contact_id) if 0 < contact_id <= MAX_ID else None
     if contact is None:
         raise HTTPException(404, f"no contact with id {contact_id}")
     return contact_public(contact)

@@ -12,7 +12,7 @@ from contactlens.reviews import AlreadyDecided  # noqa: F401 - older imports
 from service.auth import Reviewer
 from service.common import item_public
 from service.deps import ModelDep, SessionDep, decide_item
-from service.schemas import ReviewCommentCreate, ReviewDecisionCreate, ReviewItemPublic, ReviewPage
+from service.schemas import MAX_ID, ReviewCommentCreate, ReviewDecisionCreate, ReviewItemPublic, ReviewPage
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -23,7 +23,7 @@ def review_queue(
     _: Reviewer,
     status: Literal["pending", "decided", "all"] = "all",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Any:
     """Review items, pending first, oldest first."""
     total, pending, items = reviews.list_items(session, status, limit, offset)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -12,9 +13,10 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from contactlens.model import ContactModel, brief_decision
-from contactlens.store import Suggestion, new_id, short_error, utcnow
+from contactlens.store import Suggestion, new_id, utcnow
 from service.auth import Logger
-from service.deps import ModelDep, SettingsDep, check_lengths, review_threshold
+from service.deps import ModelDep, SettingsDep, check_lengths, note_database_error, review_threshold
+from service.limits import check_request_chars, score_in_chunks
 from service.schemas import BatchSuggestRequest, BatchSuggestResponse, SuggestRequest, SuggestResponse
 
 log = logging.getLogger(__name__)
@@ -57,16 +59,20 @@ async def suggest(
 def suggest_batch(
     body: BatchSuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger
 ) -> Any:
-    """Suggest for up to 256 verbatims at once."""
+    """Suggest for up to 256 verbatims at once, `max_request_chars` characters in all (else 413)."""
     check_lengths(body.texts, settings, field="texts")
+    check_request_chars(body.texts, settings)
     threshold = review_threshold(model, settings)
     calls = [Pending(model, threshold, t, body.top_k, body.channel) for t in body.texts]
-    return {"results": answer_batch(request.app, calls)}
+    return {"results": answer_batch(request.app, calls, request)}
 
 
-def answer_batch(app: FastAPI, calls: list[Pending]) -> list[dict[str, Any]]:
+def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = None) -> list[dict[str, Any]]:
     """Answer several suggest calls with one `ContactModel.suggest` per (model, threshold) among them (a
-    reload mid-batch can mix two models), log them with one hand-over, and fan the answers out in order."""
+    reload mid-batch can mix two models), log them with one hand-over, and fan the answers out in order.
+
+    With the `request` of a /v1/suggest/batch call, scoring goes a chunk at a time and stops when its client
+    has gone or its time budget is spent (`service.limits.score_in_chunks`): nothing is stored then."""
     groups: dict[tuple[int, float, bool], list[int]] = {}
     for i, call in enumerate(calls):
         groups.setdefault((id(call.model), call.threshold, call.explain), []).append(i)
@@ -75,9 +81,10 @@ def answer_batch(app: FastAPI, calls: list[Pending]) -> list[dict[str, Any]]:
         first = calls[members[0]]
         top_k = max(_STORED_RANKS, *(calls[i].top_k for i in members))
         texts = [calls[i].text for i in members]
-        for i, r in zip(
-            members, first.model.suggest(texts, top_k, first.threshold, explain=first.explain), strict=True
-        ):
+        score = partial(first.model.suggest, top_k=top_k, threshold=first.threshold, explain=first.explain)
+        settings = app.state.settings
+        scored = score(texts) if request is None else score_in_chunks(request, settings, texts, score)
+        for i, r in zip(members, scored, strict=True):
             results[i] = r
     rows = [_row(call.model, r, call.channel) for call, r in zip(calls, results, strict=True)]
     stored = _store(app, rows)
@@ -132,8 +139,5 @@ def _store(app: FastAPI, rows: list[dict[str, Any]]) -> bool:
             session.execute(insert(Suggestion), rows)
         return True
     except SQLAlchemyError as exc:
-        app.state.metrics.db_errors.inc()
-        log.error(
-            "database unavailable: suggestion not stored, served without suggestion_id (%s)", short_error(exc)
-        )
+        note_database_error(app, exc, "suggestion not stored, served without suggestion_id")
         return False

@@ -180,12 +180,13 @@ def home() -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, ended: bool = False) -> Response:
+def login_form(request: Request, ended: str = "") -> Response:
     """The sign-in form; a signed-in user goes straight to the queue."""
     if current_user(request) is not None:
         return RedirectResponse("/ui/queue", status_code=303)
     csrf = _read(request).get("c") or secrets.token_urlsafe(24)
-    message = ENDED if ended else None
+    # any value but a true one is ignored: a link's query string never gets a JSON error instead of the page
+    message = ENDED if ended.strip().lower() in ("1", "true", "yes", "on") else None
     response = page(request, "login.html", {"csrf": csrf, "error": None, "notice": message})
     return _store(request, response, {"c": csrf})
 

@@ -46,8 +46,10 @@ def test_drift_over_logged_contacts(client) -> None:
 
 def test_drift_refuses_an_empty_or_small_window(client) -> None:
     r = client.get("/v1/drift", params={"from": "2020-01-01", "to": "2020-01-31"}, headers=HEADERS["analyst"])
-    assert r.status_code == 422 and "no contacts received" in r.json()["detail"]
+    # issue 15: a 422 has the documented shape, `detail` a list and `message` the line to show
+    assert r.status_code == 422 and "no contacts received" in r.json()["message"]
+    assert r.json()["detail"][0]["msg"] == r.json()["message"]
     log_contact(client, text="Parcel late again", received_at="2026-05-04", description="late_delivery")
     r = client.get("/v1/drift", headers=HEADERS["analyst"])
-    assert r.status_code == 422 and "at least" in r.json()["detail"]
+    assert r.status_code == 422 and "at least" in r.json()["message"]
     assert client.get("/v1/drift", headers=HEADERS["reviewer"]).status_code == 403
