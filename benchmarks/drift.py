@@ -56,10 +56,13 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, p
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout, installed or not
 
-from contactlens import novelty  # noqa: E402
 from contactlens.data import Columns, load  # noqa: E402
-from contactlens.drift import DriftConfig, analyse  # noqa: E402
-from contactlens.drift_checks import reference_shares  # noqa: E402
+from contactlens.drift import (  # noqa: E402
+    DriftConfig,
+    analyse,
+    novelty,  # noqa: E402
+)
+from contactlens.drift.base import reference_shares  # noqa: E402
 from contactlens.model import ContactModel, Scores, needs_review  # noqa: E402
 from contactlens.taxonomy import Taxonomy  # noqa: E402
 from contactlens.text import clean  # noqa: E402
@@ -104,7 +107,7 @@ def _key(*files: str) -> str:
 
 
 TRAIN_FILES = ("training/fit.py", "training/config.py", "contactlens/model.py")
-DRIFT_FILES = ("contactlens/drift.py", "contactlens/novelty.py", "contactlens/drift_checks.py")
+DRIFT_FILES = tuple(str(p.relative_to(ROOT)) for p in sorted((ROOT / "contactlens" / "drift").rglob("*.py")))
 
 
 def prepare(retrain: bool) -> tuple[ContactModel, pd.DataFrame, Scores, dict[str, Any]]:

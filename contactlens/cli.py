@@ -14,7 +14,7 @@ import typer
 from contactlens import data as datamod
 from contactlens import taxonomy as taxmod
 from contactlens.cliutil import DateCol, LabelCol, SentimentCol, TextCol, columns, friendly
-from contactlens.drift_cli import app as drift_app
+from contactlens.drift.cli import app as drift_app
 from contactlens.errors import ContactLensError
 from service.cli import app as service_app
 from training.cli import app as training_app

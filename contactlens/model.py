@@ -16,8 +16,9 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from contactlens import artifact, novelty
+from contactlens import artifact
 from contactlens import taxonomy as taxmod
+from contactlens.drift import novelty
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import ModelError
 from contactlens.text import clean, split_clauses

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from contactlens import data as datamod
 from contactlens.cli import app
 from contactlens.drift import REPORT_KEYS, analyse, run_drift, to_jsonable
-from contactlens.drift_report import render_html
+from contactlens.drift.report import render_html
 from contactlens.errors import ContactLensError, ModelError
 from contactlens.model import ContactModel, Scores
 

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from contactlens import drift_stats as ds
-from contactlens import novelty
+from contactlens.drift import novelty
+from contactlens.drift import stats as ds
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from contactlens import novelty
+from contactlens.drift import novelty
 from contactlens.model import needs_review, review_reasons
 from training.folds import grouped_folds, near_duplicate_groups, normalised_key
 

@@ -21,7 +21,7 @@ from scipy import stats
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from contactlens.drift_stats import ctfidf
+from contactlens.drift.stats import ctfidf
 from contactlens.text import tokens
 
 NEIGHBOURS = 5000  # training embeddings kept (float16) for the encoder test's nearest neighbours

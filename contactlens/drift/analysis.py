@@ -1,4 +1,4 @@
-"""Tell when the taxonomy needs revisiting, and why: a window of contacts checked against the reference.
+"""Run the registered checks on a window of contacts and decide whether the taxonomy needs revisiting.
 
 `run_drift(model, frame)` scores a window (a file, or the contacts logged in a date range) and returns the
 report whose top-level keys are a public contract (README): `revisit_taxonomy`, `reasons`, `input_drift`,
@@ -12,18 +12,19 @@ the contacts and write the report.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from contactlens import drift_checks as checks
-from contactlens import novelty
-from contactlens.drift_checks import DriftConfig, Window
+from contactlens.drift import checks as registry
+from contactlens.drift import novelty
+from contactlens.drift.base import Check, DriftConfig, TrainingData, Window
 from contactlens.errors import ContactLensError, ModelError
-from contactlens.model import ContactModel, Scores
 
-__all__ = ["DriftConfig", "analyse", "reference_extras", "run_drift"]
+if TYPE_CHECKING:
+    from contactlens.model import ContactModel, Scores
 
 REQUIRED = ("classes", "class_share", "centroids", "spreads", "sample_embeddings", "review_rate")
 REPORT_KEYS = (
@@ -39,6 +40,10 @@ REPORT_KEYS = (
 )
 
 
+def _checks(checks: Sequence[Check] | None) -> Sequence[Check]:
+    return registry.CHECKS if checks is None else checks
+
+
 def reference_extras(
     embeddings: np.ndarray,
     y_idx: np.ndarray,
@@ -48,8 +53,11 @@ def reference_extras(
     neighbours: int = novelty.NEIGHBOURS,
     folds: list | None = None,
     known_rate: float = novelty.KNOWN_RATE,
+    checks: Sequence[Check] | None = None,
 ) -> dict[str, np.ndarray]:
-    """What drift needs from the training data beyond centroids and samples (stored in reference.npz).
+    """What the checks need from the training data beyond centroids and samples (stored in reference.npz).
+
+    Each check contributes its own arrays (`Check.fit_reference`); two checks may not store the same key.
 
     Args:
         embeddings: L2-normalised training embeddings.
@@ -60,29 +68,15 @@ def reference_extras(
         folds: the folds of `oof`; the novelty statistics are measured on contacts held out of them.
         known_rate: the share of held-out known contacts the "fits no description" rule may flag.
     """
-    k = oof.shape[1]
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (y_idx, oof.argmax(axis=1)), 1)
-    vocab, counts = novelty.term_counts(cleaned)
-    # A term seen once in all the training texts is the likeliest to be a personal detail the redaction
-    # missed (a misspelt surname); the artifact keeps only terms seen at least twice.
-    vocab, counts = vocab[counts >= 2], counts[counts >= 2]
-    rng = np.random.default_rng(seed)
-    split = np.zeros(k, dtype=np.float32)
-    for c in range(k):
-        # On 40 contacts, as a window's split test sees at least that many: fewer contacts split more cleanly.
-        rows = np.nonzero(y_idx == c)[0]
-        if len(rows) >= 10:
-            take = rng.choice(rows, size=min(len(rows), 40), replace=False)
-            split[c] = checks.best_split(embeddings[take], seed)[0]
-    return {
-        "confusion": confusion,
-        **novelty.tune_rule(embeddings, y_idx, oof, folds, seed, neighbours, known_rate),
-        "cluster_threshold": np.array([novelty.cluster_threshold(embeddings, y_idx, k)]),
-        "split_silhouette": split,
-        "term_vocab": vocab,
-        "term_counts": counts,
-    }
+    data = TrainingData(embeddings, y_idx, oof, cleaned, seed, neighbours, folds, known_rate)
+    out: dict[str, np.ndarray] = {}
+    for check in _checks(checks):
+        arrays = check.fit_reference(data)
+        clash = sorted(set(arrays) & set(out))
+        if clash:
+            raise ValueError(f"{type(check).__name__} stores reference keys another check stores: {clash}")
+        out |= arrays
+    return out
 
 
 def check_reference(model: ContactModel) -> None:
@@ -115,8 +109,9 @@ def analyse(
     dates: pd.Series | None = None,
     corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
+    checks: Sequence[Check] | None = None,
 ) -> dict[str, Any]:
-    """Run every check on an already scored window and decide whether to revisit the taxonomy."""
+    """Run every registered check on an already scored window and decide whether to revisit the taxonomy."""
     cfg = config or DriftConfig()
     check_reference(model)
     n = len(scores.cleaned)
@@ -131,23 +126,19 @@ def analyse(
         taxonomy=model.taxonomy,
         review_threshold=model.review_threshold,
     )
-    novelty_summary, clusters = checks.novelty_check(w, cfg)
-    report: dict[str, Any] = {
-        "revisit_taxonomy": False,
-        "reasons": [],
-        "input_drift": checks.input_drift(w, cfg),
-        "mix_drift": checks.mix_drift(w, cfg),
-        "confidence_drift": checks.confidence_drift(w, cfg),
-        "novel_clusters": clusters,
-        "unused_descriptions": checks.unused_descriptions(w, cfg),
-        "confused_pairs": checks.confused_pairs(w, corrections, cfg),
-        "split_candidates": checks.split_candidates(w, cfg),
-        # Beyond the contract: the window, the novelty tests behind the clusters, the mix over time.
-        "window": _window_info(model, n, dates),
-        "novelty": novelty_summary,
-        "mix_by_month": mix_by_month(w, dates),
-    }
-    report["reasons"] = reasons(report)
+    found: dict[str, Any] = {}
+    for check in _checks(checks):
+        sections = check.compute(w, cfg, corrections or [])
+        if set(sections) != set(check.keys):
+            raise ValueError(f"{type(check).__name__} returned {sorted(sections)}, declares {check.keys}")
+        found |= sections
+    report: dict[str, Any] = {"revisit_taxonomy": False, "reasons": []}
+    report |= {key: found.pop(key) for key in REPORT_KEYS if key in found}
+    report |= found  # sections beyond the contract (novelty), in the checks' order
+    # Beyond the contract: the window and the mix over time.
+    report["window"] = _window_info(model, n, dates)
+    report["mix_by_month"] = mix_by_month(w, dates)
+    report["reasons"] = reasons(report, checks)
     report["revisit_taxonomy"] = bool(report["reasons"])
     return report
 
@@ -274,92 +265,9 @@ def mix_by_month(w: Window, dates: pd.Series | None, top: int = 8) -> dict[str, 
     }
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def reasons(report: dict[str, Any]) -> list[str]:
+def reasons(report: dict[str, Any], checks: Sequence[Check] | None = None) -> list[str]:
     """One sentence an analyst understands per finding; an empty list means no need to revisit."""
-    out = []
-    nov = report["novelty"]
-    if "rate" in nov["detected_by"]:
-        out.append(
-            f"{_pct(nov['share'])} of contacts fit no description ({nov['n_novel']} contacts; "
-            f"{_pct(nov['reference_share'])} expected from training, {_p(nov['p_value'])})"
-        )
-    if "distance" in nov["detected_by"]:
-        out.append(
-            "Contacts lie farther from every description and every training contact than known contacts do "
-            f"(distance test {_p(nov['distance_test']['p_value'])}): some fit no description"
-        )
-    for c in report["novel_clusters"][:5]:
-        out.append(
-            f"Possible new description '{c['proposed_name']}': {c['size']} similar contacts that fit no "
-            f"description ({_pct(c['share'])}), now filed mostly as '{c['filed_as']['name']}'"
-        )
-    for u in report["unused_descriptions"]:
-        out.append(
-            f"'{u['name']}' is falling out of use: {u['count']} contacts where "
-            f"{u['expected']:.0f} were expected"
-        )
-    mix = report["mix_drift"]
-    increase = mix.get("increase_test") or {}
-    significant = any(r["significant"] for r in mix["descriptions"] + mix["groups"])
-    if increase.get("detected") and not significant:
-        rows = {r["id"]: r for r in mix["descriptions"]}
-        grown = "; ".join(
-            f"'{rows[i]['name']}' {rows[i]['count']} contacts where {rows[i]['expected']:.0f} were expected"
-            for i in increase["grown"][:3]
-        )
-        out.append(
-            f"The mix of descriptions has changed: several grew together (one-sided test over all "
-            f"{len(mix['descriptions'])} descriptions, {_p(increase['p_value'])}), most clearly {grown}"
-        )
-    for r in mix["descriptions"] + mix["groups"]:
-        if r["significant"] and r["count"] > 0.2 * r["expected"]:  # near-zero shares are reported as unused
-            change = f"{r['ratio']:.1f} times" if r["ratio"] and r["ratio"] >= 1 else "a fraction of"
-            was = _pct(r["reference_share"])
-            out.append(
-                f"'{r['name']}' now takes {_pct(r['window_share'])} of contacts against {was} in training "
-                f"({change} its share; {_p(r['p_adjusted'])}, corrected for the number of descriptions)"
-            )
-    conf = report["confidence_drift"]
-    if conf["detected"]:
-        out.append(
-            f"{_pct(conf['window_review_rate'])} of suggestions need review against "
-            f"{_pct(conf['reference_review_rate'])} in training ({_p(conf['p_value'])})"
-        )
-    inp = report["input_drift"]
-    if inp["detected"]:
-        dc, mmd = inp["domain_classifier"], inp["mmd"]
-        evidence = []
-        if dc["detected"]:
-            evidence.append(
-                f"a classifier tells them apart with AUC {dc['auc']:.2f}, "
-                f"chance gives up to {dc['auc_threshold']:.2f}"
-            )
-        if mmd["detected"]:
-            evidence.append(f"maximum mean discrepancy {_p(mmd['p_value'])}")
-        out.append(f"The contacts read differently from the training data ({'; '.join(evidence)})")
-    for pair in report["confused_pairs"]:
-        if pair["confirmed_by_review"]:
-            model = " (the model confuses them too)" if "model" in pair["sources"] else ""
-            out.append(
-                f"Reviewers moved {pair['review_corrections']} contacts between '{pair['a_name']}' and "
-                f"'{pair['b_name']}' ({_pct(pair['review_correction_rate'])} of their reviews){model}: "
-                "consider merging them or sharpening their guidance"
-            )
-    for s in report["split_candidates"]:
-        sizes = " and ".join(str(p["size"]) for p in s["parts"])
-        out.append(
-            f"'{s['name']}' contacts form two distinct groups ({sizes} contacts, "
-            f"silhouette {s['silhouette']:.2f}): consider splitting it"
-        )
-    return out
+    return [sentence for check in _checks(checks) for sentence in check.reasons(report)]
 
 
 def to_jsonable(value: Any) -> Any:

@@ -27,7 +27,7 @@ def drift(
 ) -> None:
     """Tell whether the taxonomy needs revisiting: new kinds of contact, unused or confused descriptions."""
     from contactlens.drift import check_reference, run_drift
-    from contactlens.drift_report import render_html
+    from contactlens.drift.report import render_html
 
     m = load_model(model)
     check_reference(m)  # before reading a large file

@@ -1,0 +1,47 @@
+"""Taxonomy drift: does the taxonomy need revisiting, and why? One module per check, behind one interface.
+
+- `base`: the checks' settings (`DriftConfig`), the scored window they read (`Window`), and the `Check`
+  interface: reference statistics at training time, a finding from a window, reasons, a row and a section
+  of the report.
+- `checks/`: one module per check, registered in `checks.CHECKS`.
+- `analysis`: runs the registered checks on a window (`analyse`, `run_drift`) and at training time
+  (`reference_extras`).
+- `novelty`, `stats`: the statistics the checks use; `report`: the HTML page (a Jinja template);
+  `cli`: `contactlens drift`.
+"""
+
+from __future__ import annotations
+
+from contactlens.drift.analysis import (
+    REPORT_KEYS,
+    analyse,
+    check_reference,
+    check_size,
+    mix_by_month,
+    reasons,
+    redact_examples,
+    reference_extras,
+    run_drift,
+    to_jsonable,
+)
+from contactlens.drift.base import Check, DriftConfig, Row, TrainingData, Window
+from contactlens.drift.checks import CHECKS
+
+__all__ = [
+    "CHECKS",
+    "REPORT_KEYS",
+    "Check",
+    "DriftConfig",
+    "Row",
+    "TrainingData",
+    "Window",
+    "analyse",
+    "check_reference",
+    "check_size",
+    "mix_by_month",
+    "reasons",
+    "redact_examples",
+    "reference_extras",
+    "run_drift",
+    "to_jsonable",
+]

@@ -1,0 +1,190 @@
+"""Contacts that fit no description: their share, their distances, and clusters that may be new descriptions.
+
+Its reference statistics: the tuned "fits no description" rule with its held-out statistics
+(`novelty.tune_rule`), the clustering threshold, and the training vocabulary's word counts (which the split
+check's keywords also read).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from contactlens.drift import novelty
+from contactlens.drift import stats as ds
+from contactlens.drift.base import (
+    Check,
+    DriftConfig,
+    Row,
+    TrainingData,
+    Window,
+    _r,
+    p_text,
+    pct,
+    png,
+    reference_terms,
+)
+
+
+class Novelty(Check):
+    keys = ("novelty", "novel_clusters")
+    section = "novelty.html"
+
+    def fit_reference(self, data: TrainingData) -> dict[str, np.ndarray]:
+        k = data.oof.shape[1]
+        vocab, counts = novelty.term_counts(data.cleaned)
+        # A term seen once in all the training texts is the likeliest to be a personal detail the redaction
+        # missed (a misspelt surname); the artifact keeps only terms seen at least twice.
+        vocab, counts = vocab[counts >= 2], counts[counts >= 2]
+        rule = novelty.tune_rule(
+            data.embeddings, data.y_idx, data.oof, data.folds, data.seed, data.neighbours, data.known_rate
+        )
+        return {
+            **rule,
+            "cluster_threshold": np.array([novelty.cluster_threshold(data.embeddings, data.y_idx, k)]),
+            "term_vocab": vocab,
+            "term_counts": counts,
+        }
+
+    def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
+        summary, clusters = novelty_check(w, cfg)
+        return {"novelty": summary, "novel_clusters": clusters}
+
+    def reasons(self, report: dict[str, Any]) -> list[str]:
+        out = []
+        nov = report["novelty"]
+        if "rate" in nov["detected_by"]:
+            out.append(
+                f"{pct(nov['share'])} of contacts fit no description ({nov['n_novel']} contacts; "
+                f"{pct(nov['reference_share'])} expected from training, {p_text(nov['p_value'])})"
+            )
+        if "distance" in nov["detected_by"]:
+            out.append(
+                "Contacts lie farther from every description and every training contact than known contacts "
+                f"do (distance test {p_text(nov['distance_test']['p_value'])}): some fit no description"
+            )
+        for c in report["novel_clusters"][:5]:
+            out.append(
+                f"Possible new description '{c['proposed_name']}': {c['size']} similar contacts that fit no "
+                f"description ({pct(c['share'])}), now filed mostly as '{c['filed_as']['name']}'"
+            )
+        return out
+
+    def evidence(self, report: dict[str, Any]) -> Row:
+        nov = report["novelty"]
+        distance_p = (nov.get("distance_test") or {}).get("p_value", 1.0)
+        return Row(
+            "Fits no description",
+            nov["detected"],
+            f"{nov['n_novel']} contacts, {pct(nov['share'])}; {pct(nov['reference_share'])} expected "
+            f"(p {nov['p_value']:.2g}); distance test p {distance_p:.2g}; "
+            f"found by: {', '.join(nov['detected_by']) or 'nothing'}",
+        )
+
+    def charts(self, report: dict[str, Any]) -> dict[str, str]:
+        clusters = report["novel_clusters"]
+        return {"clusters": clusters_chart(clusters)} if clusters else {}
+
+
+def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Contacts fitting no description: their share, their distances, and clusters larger than chance.
+
+    Three findings, any of which counts: more contacts fit no description than in training (binomial test,
+    at `novelty_rate_share` of `alpha`: its reference rate comes from out-of-fold predictions, which are less
+    confident than the final model's, so it is conservative); contacts lie farther from the known ones than
+    known contacts do (`novelty.encoder_test`, on encoder distances alone, which stay calibrated whatever
+    the classifier's confidence does; the rest of `alpha`); or a cluster of such contacts is larger than
+    chance gives known contacts in a window of this size.
+    """
+    ev = w.fit()
+    flags, nearest, dist = ev.fits_none, ev.nearest, ev.distance
+    ref_rate = novelty.reference_misfit_rate(w.reference, w.review_threshold)
+    k = int(flags.sum())
+    p = float(ds.binomial_pvalues(np.array([k]), w.n, np.array([max(ref_rate, 1e-6)]), "greater")[0])
+    rate_alpha = cfg.alpha * cfg.novelty_rate_share
+    by_rate = p < rate_alpha and k / w.n - ref_rate >= max(cfg.min_rate_increase, 0.25 * ref_rate)
+    distance: dict[str, Any] | None = None
+    if "encoder_llr" in w.reference:
+        distance = novelty.encoder_test(w.embeddings, ev, w.reference)
+    elif "distance_llr" in w.reference:  # a reference written before the encoder test
+        distance = novelty.distance_test(dist, nearest, w.reference)
+    by_distance = distance is not None and distance["p_value"] < cfg.alpha - rate_alpha
+    share = None if distance is None else distance.get("novel_share_estimate")
+    if distance is not None and by_distance and share is not None:  # older references have no estimate
+        distance["min_novel_share"] = cfg.min_novel_share
+        by_distance = share >= cfg.min_novel_share
+    min_size = cfg.min_cluster_size or novelty.min_cluster_size(w.reference, w.n)
+    clusters = _clusters(w, np.nonzero(flags)[0], min_size)
+    detected_by = [
+        name for name, hit in (("rate", by_rate), ("distance", by_distance), ("clusters", clusters)) if hit
+    ]
+    summary = {
+        "detected": bool(detected_by),
+        "detected_by": detected_by,
+        "n_novel": k,
+        "share": _r(k / w.n),
+        "reference_share": _r(ref_rate),
+        "p_value": p,
+        "distance_test": distance,
+        "min_cluster_size": min_size,
+        "examples": _least_fitting(w, flags, dist),
+    }
+    return summary, clusters
+
+
+def _least_fitting(w: Window, flags: np.ndarray, dist: np.ndarray, n: int = 5) -> list[str]:
+    """The redacted texts of the flagged contacts that fit worst: lowest confidence first, then farthest."""
+    idx = np.nonzero(flags)[0]
+    order = np.lexsort((-dist[idx], w.confidence[idx]))
+    return [w.texts[i] for i in novelty.distinct(idx[order], w.texts, n)]
+
+
+def _clusters(w: Window, idx: np.ndarray, min_size: int) -> list[dict[str, Any]]:
+    """Clusters of at least `min_size` among the contacts `idx`, described for an analyst."""
+    if len(idx) < min_size:
+        return []
+    threshold = float(w.reference.get("cluster_threshold", [2 * np.median(w.reference["spreads"][:, 0])])[0])
+    labels = novelty.cluster(w.embeddings[idx], threshold)
+    terms = reference_terms(w.reference)
+    found = novelty.describe_clusters(w.embeddings[idx], [w.texts[i] for i in idx], labels, min_size, terms)
+    centroids = w.reference["centroids"]
+    clusters = []
+    for j, c in enumerate(found):
+        members = idx[c.pop("members")]
+        centre = c.pop("centre")
+        near = int(np.argmax(centroids @ centre))
+        filed, n_filed = Counter(w.predicted[members].tolist()).most_common(1)[0]
+        clusters.append(
+            {
+                "id": j + 1,
+                **c,
+                "share": _r(c["size"] / w.n),
+                "nearest_description": {
+                    "id": w.classes[near],
+                    "name": w.name(w.classes[near]),
+                    "distance": _r(1.0 - centroids[near] @ centre),
+                },
+                "filed_as": {
+                    "id": w.classes[filed],
+                    "name": w.name(w.classes[filed]),
+                    "share": _r(n_filed / len(members)),
+                },
+                "rows": members.tolist(),
+            }
+        )
+    return clusters
+
+
+def clusters_chart(clusters: list[dict[str, Any]]) -> str:
+    from matplotlib.figure import Figure
+
+    rows = clusters[:12][::-1]
+    fig = Figure(figsize=(8, 0.4 * len(rows) + 1))
+    ax = fig.subplots()
+    ax.barh(np.arange(len(rows)), [c["size"] for c in rows], color="#8e24aa")
+    ax.set_yticks(np.arange(len(rows)), [c["proposed_name"][:50] for c in rows], fontsize=8)
+    ax.set_xlabel("contacts that fit no description")
+    fig.tight_layout()
+    return png(fig)
