@@ -175,7 +175,7 @@ def audit(
 ) -> dict[str, Any]:
     """The label audit of labelled texts: label issues and near duplicates (within, and with `other`)."""
     proba, classes = out_of_fold_proba(features(texts, embeddings), labels, seed=seed)
-    issues = label_issues(labels, proba, classes)
+    issues = label_issues(labels, proba, [str(c) for c in classes])
     within = duplicate_rows(near_duplicates(texts), labels)
     report: dict[str, Any] = {
         "rows": len(texts),

@@ -189,13 +189,13 @@ def by_period(
     for p in periods:
         prev = _previous(p, period)
         for v in values:
-            c = table.get((p, v))
+            cell = table.get((p, v))
             before = table.get((prev, v), {}).get("contacts", 0) if prev in totals else None
-            if c is None and not before:
+            if cell is None and not before:
                 continue
-            c = c or dict.fromkeys(COUNTS, 0)
-            row = {**rates({**c, "value": v}), "period": p}
-            rows.append(_change(row, c, totals[p], before, totals.get(prev), volume=split is None))
+            counts = cell or dict.fromkeys(COUNTS, 0)
+            row = {**rates({**counts, "value": v}), "period": p}
+            rows.append(_change(row, counts, totals[p], before, totals.get(prev), volume=split is None))
     _flag(rows)
     start, end = bounds(from_, to)
     return {"by": period, "split": split, "from": start, "to": end, "periods": periods, "rows": rows}

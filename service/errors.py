@@ -77,13 +77,13 @@ def _possible_errors(route: APIRoute) -> dict[int | str, dict[str, Any]]:
         codes.add(404)
     if route.body_field is not None:
         codes.add(413)
-    if "POST" in route.methods and _uses_session(route.dependant):
+    if "POST" in (route.methods or set()) and _uses_session(route.dependant):
         codes.add(409)
     if route.path.endswith("/reload"):
         codes.add(409)
     out: dict[int | str, dict[str, Any]] = {c: {"model": ErrorPublic, "description": _WHY[c]} for c in codes}
     dep = route.dependant
-    if dep.query_params or dep.path_params or route.body_field or "POST" in route.methods:
+    if dep.query_params or dep.path_params or route.body_field or "POST" in (route.methods or set()):
         why = "Invalid input; `message` names the field."
         out[422] = {"model": ValidationErrorPublic, "description": why}
     return out
@@ -100,7 +100,7 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     """422 with FastAPI's error list and one line naming the field. Inputs are not echoed (verbatims).
 
     A route that needs a key checks it first: without a valid key the answer is 401 (or 403), whatever the

@@ -485,7 +485,8 @@ def train(
     if len(rows):
         sent = frame["sentiment"].str.strip().str.lower().to_numpy(dtype=str)[rows]
         feats = {k: v[rows] for k, v in features.items()}
-        groups = None  # whole contacts only: the same folds as a single-label model always had
+        # Whole contacts only: the same folds as a single-label model always had.
+        sent_groups: np.ndarray | None = None
         extra = clause_samples(model, cleaned, frame)
         if extra is not None:
             clause_feats, clause_sent, clause_rows = extra
@@ -494,8 +495,8 @@ def train(
                 "tfidf": sp.vstack([feats["tfidf"], clause_feats["tfidf"]]).tocsr(),
             }
             sent = np.concatenate([sent, clause_sent])
-            groups = np.concatenate([rows, clause_rows])
-        sent_head, sent_oof, sent_info = fit_head(feats, sent, cfg.sentiment, cfg, "sentiment", groups)
+            sent_groups = np.concatenate([rows, clause_rows])
+        sent_head, sent_oof, sent_info = fit_head(feats, sent, cfg.sentiment, cfg, "sentiment", sent_groups)
         sent_info["clause_samples"] = len(sent) - len(rows)
         # Scored on whole contacts only, as evaluate does.
         whole = slice(0, len(rows))
