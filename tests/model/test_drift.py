@@ -86,10 +86,6 @@ def test_a_calm_window_gives_no_reason_to_revisit(sample_model: ContactModel, wi
     json.dumps(to_jsonable(report))  # the contract is plain JSON
 
 
-@pytest.mark.xfail(
-    reason="issue 13, open: the sample test set's review rate still rises past the minimum effect",
-    strict=False,
-)
 def test_held_out_phrasings_change_neither_the_mix_nor_the_descriptions_used(
     sample_model: ContactModel,
 ) -> None:
