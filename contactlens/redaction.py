@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,20 @@ class RedactionUnavailable(ContactLensError):
     """The spaCy pipeline the full pass needs is not installed."""
 
 
+def _import_presidio() -> None:
+    """Import Presidio without its optional Hugging Face engine, which imports `transformers` whenever it is
+    installed (about 4 s of a first full pass, measured): only the spaCy engine is used here."""
+    if "presidio_analyzer" in sys.modules or "transformers" in sys.modules:
+        return
+    sys.modules["transformers"] = None  # type: ignore[assignment]  # `import transformers` raises ImportError
+    try:
+        import presidio_analyzer  # noqa: F401
+    finally:
+        del sys.modules["transformers"]
+
+
 def _rule_recognizer_class() -> type:
+    _import_presidio()
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
     class RuleRecognizer(EntityRecognizer):
@@ -91,6 +105,8 @@ def engine() -> AnalyzerEngine:
 @functools.lru_cache(maxsize=1)
 def _engine() -> AnalyzerEngine:
     import spacy.util
+
+    _import_presidio()
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
@@ -187,6 +203,7 @@ def clean_full(text: str) -> str:
 
 def find_many(texts: Sequence[str], batch_size: int = 256) -> list[list[pii.Span]]:
     """The spans the full pass redacts in each (normalised) text, overlaps resolved; NER batched."""
+    _import_presidio()
     from presidio_analyzer import BatchAnalyzerEngine
 
     batch = BatchAnalyzerEngine(analyzer_engine=engine())

@@ -176,7 +176,8 @@ def erase_contact(session: Session, contact_id: int, actor: str) -> dict[str, in
     Returns:
         Rows deleted per table, or None when there is no such contact (nothing is written then).
     """
-    if session.get(Contact, contact_id) is None:
+    # an id beyond a 32-bit integer cannot exist (asking the database would be a data error)
+    if not 0 < contact_id < 2**31 or session.get(Contact, contact_id) is None:
         return None
     session.expunge_all()  # the bulk deletes below bypass the identity map
     counts = _delete_contacts(session, [contact_id])

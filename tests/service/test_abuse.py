@@ -56,6 +56,9 @@ def test_ids_and_offsets_beyond_the_database_range(make_client, database_url: st
         assert client.get(f"/v1/review/{big}", headers=ANALYST).status_code == 404
         r = client.post(f"/v1/review/{big}", json={"description": "late_delivery"}, headers=ANALYST)
         assert r.status_code == 404, r.text
+        r = client.post(f"/v1/review/{big}/comments", json={"note": "call back"}, headers=ANALYST)
+        assert r.status_code == 404, r.text
+        assert client.delete(f"/v1/contacts/{big}", headers=ANALYST).status_code == 404
         for path in ("/v1/contacts", "/v1/review"):
             r = client.get(path, params={"offset": big}, headers=ANALYST)
             assert r.status_code == 422 and r.json()["message"].startswith("field 'offset'")
