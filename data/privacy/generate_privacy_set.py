@@ -16,6 +16,7 @@ providers with made-up users, phone numbers in Ofcom's drama ranges, card number
 
 from __future__ import annotations
 
+import calendar
 import json
 import random
 import re
@@ -263,20 +264,7 @@ def draw(rng: random.Random, kind: str) -> str:  # noqa: C901, PLR0911, PLR0912 
         return f"{num} {street}"
     if kind == "DOB":
         d, m, y = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1940, 2005)
-        months = [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ]
+        months = list(calendar.month_name)[1:]  # English month names (the C locale)
         day = f"{d}{'th' if 10 <= d <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
         return rng.choice(
             [
