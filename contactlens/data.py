@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,14 +265,19 @@ def to_taxonomy(frame: pd.DataFrame, taxonomy: Taxonomy, source: str = "data") -
         DataError: a malformed cell or an unknown label, naming the first row.
     """
     out = with_labels(frame, source, taxonomy)
+    check_known(out["labels"], taxonomy, source)
+    return out
+
+
+def check_known(labels: Iterable[list[str]], taxonomy: Taxonomy, source: str = "data") -> None:
+    """Refuse the first row holding an id the taxonomy does not know (the one check, for loading and fit)."""
     known = set(taxonomy.descriptions)
-    for i, ids in enumerate(out["labels"]):
+    for i, ids in enumerate(labels):
         unknown = [d for d in ids if d not in known]
         if unknown:
             raise DataError(
                 f"{source}: row {i + 1}: '{unknown[0]}' is not a description of taxonomy {taxonomy.version}"
             )
-    return out
 
 
 def is_multilabel(frame: pd.DataFrame) -> bool:

@@ -67,13 +67,7 @@ def validate_training_data(
     if len(empty_label):
         rows = ", ".join(str(i + 1) for i in empty_label[:5])
         raise DataError(f"{source}: no description in {len(empty_label)} rows (rows {rows})")
-    known = set(taxonomy.descriptions)
-    for i, ids in enumerate(frame["labels"]):
-        unknown = [d for d in ids if d not in known]
-        if unknown:
-            raise DataError(
-                f"{source}: row {i + 1}: '{unknown[0]}' is not a description of taxonomy {taxonomy.version}"
-            )
+    datamod.check_known(frame["labels"], taxonomy, source)
     flat = frame["labels"].explode()
     retired = sorted({d for d in flat if not taxonomy.descriptions[d].active})
     if retired:
