@@ -47,6 +47,9 @@ class DriftConfig:
     # windows and fresh wording of known descriptions do not fire on trivial differences.
     min_review_increase: float = 0.05  # review rate: up by 5 points and half the reference rate, at least
     min_novel_share: float = 0.03  # encoder distance test: its evidence read as a share of novel contacts
+    # ... and at least what new phrasings of known descriptions gave at training time (the reference's
+    # `fresh_wording_share`), which the rate test must then pass too
+    fresh_wording_guard: bool = True
     min_auc: float = 0.65  # domain classifier: ROC AUC telling window from reference contacts
     min_mmd2: float = 0.01  # MMD^2 (RBF kernel, median bandwidth) between window and reference
     min_cluster_size: int | None = None  # None: above the chance sizes stored in the reference

@@ -12,6 +12,7 @@ class-based TF-IDF keywords against the training vocabulary, a proposed name, an
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -196,8 +197,18 @@ def tune_rule(
     llr = np.log(1 - LLR_EPS + LLR_EPS * (f1 / f1.sum()) / (f0 / f0.sum()))
     h0 = llr[_bin(u_known[ok])]
     encoder = encoder_reference(u_known[ok], u_novel[ok], v_known[ok], v_novel[ok])
+    wording, wording_similarity = fresh_wording_share(
+        embeddings,
+        y_idx,
+        bank_rows,
+        {**encoder, "distance_quantiles": quantiles, "neighbour_quantiles": nn_quantiles},
+        len(folds),
+        seed,
+    )
     return {
         **encoder,
+        "fresh_wording_share": np.array([wording]),
+        "fresh_wording_similarity": np.array([wording_similarity]),
         "neighbour_bank": embeddings[bank_rows].astype(np.float16),
         "neighbour_quantiles": nn_quantiles,
         "novelty_coef": np.r_[coef, intercept].astype(np.float64),
@@ -417,6 +428,87 @@ def encoder_test(embeddings: np.ndarray, ev: Evidence, reference: dict[str, np.n
         span = float(reference["encoder_llr_novel_mean"][0]) - mean
         out["novel_share_estimate"] = round(float((h.mean() - mean) / span), 4) if span > 0 else None
     return out
+
+
+# Fresh wording: how far new phrasings of known descriptions move the encoder test, simulated at training
+# time by holding out whole phrasing clusters (average-linkage groups of similar contacts), not single ones.
+WORDING_SIMILARITIES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+WORDING_MAX_ROWS = 8000  # rows clustered (pairwise distances); the rest join the group of their nearest row
+
+
+def phrasing_groups(
+    embeddings: np.ndarray, y_idx: np.ndarray, seed: int = 0, n_folds: int = 5
+) -> tuple[np.ndarray, float]:
+    """Groups of contacts worded alike: average-linkage clusters at the lowest cosine similarity of
+    `WORDING_SIMILARITIES` whose largest group holds at most the median description's contacts and at which
+    the median description is said in at least `n_folds` ways (else a group is the description itself).
+
+    Average linkage (not single) keeps a group to one way of saying one thing: chains of paraphrases do
+    not merge whole descriptions. Above `WORDING_MAX_ROWS` a seeded sample is clustered and every other row
+    joins the group of its most similar sampled row.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+
+    n = len(embeddings)
+    x = embeddings.astype(np.float32)
+    rows = np.sort(np.random.default_rng(seed).permutation(n)[: min(n, WORDING_MAX_ROWS)])
+    tree = linkage(pdist(x[rows].astype(np.float64), "cosine"), method="average")
+    sizes = np.bincount(y_idx)
+    limit = max(3, int(np.median(sizes[sizes > 0])))
+    chosen, groups = WORDING_SIMILARITIES[-1], fcluster(tree, 1.0 - WORDING_SIMILARITIES[-1], "distance")
+    for similarity in WORDING_SIMILARITIES:
+        g = fcluster(tree, 1.0 - similarity, criterion="distance")
+        ways = [len(np.unique(g[y_idx[rows] == c])) for c in np.unique(y_idx[rows])]
+        if np.bincount(g).max() <= limit and np.median(ways) >= n_folds:
+            chosen, groups = similarity, g
+            break
+    out = np.empty(n, dtype=np.int64)
+    out[rows] = groups
+    rest = np.setdiff1d(np.arange(n), rows)
+    for start in range(0, len(rest), 1024):
+        part = rest[start : start + 1024]
+        out[part] = groups[(x[part] @ x[rows].T).argmax(axis=1)]
+    return out, chosen
+
+
+def fresh_wording_share(
+    embeddings: np.ndarray,
+    y_idx: np.ndarray,
+    bank_rows: np.ndarray,
+    reference: dict[str, np.ndarray],
+    n_folds: int = 5,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The encoder test's `novel_share_estimate` for a month of new phrasings of known descriptions.
+
+    Every training contact is held out with its whole phrasing group (`phrasing_groups`) and read against
+    the reference's percentile and likelihood-ratio tables, as a window's contacts are. Returns the share
+    estimate (<= 0 when held-out single contacts are already as far as new phrasings) and the similarity of
+    the grouping.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups, similarity = phrasing_groups(embeddings, y_idx, seed, n_folds)
+    k = int(y_idx.max()) + 1
+    n_splits = int(max(2, min(n_folds, len(np.unique(groups)))))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class")
+        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+        folds = list(splitter.split(embeddings, y_idx, groups))
+    dist, nn_known, _ = heldout_distances(embeddings, y_idx, k, folds, bank_rows)
+    nearest = dist.argmin(axis=1)
+    d = dist[np.arange(len(nearest)), nearest]
+    ok = np.isfinite(dist[np.arange(len(nearest)), y_idx])  # its description is in the other folds: known
+    if not ok.any():
+        return 0.0, similarity
+    u_c = distance_percentile(d[ok], nearest[ok], reference["distance_quantiles"])
+    v = np.interp(nn_known[ok], reference["neighbour_quantiles"], NN_GRID)
+    llr = reference["encoder_llr"]
+    h = llr[_encoder_cell(v, u_c, int(round(np.sqrt(len(llr)))))]
+    mean = float(reference["encoder_llr_null"][0])
+    span = float(reference["encoder_llr_novel_mean"][0]) - mean
+    return (float((h.mean() - mean) / span) if span > 0 else 0.0), similarity
 
 
 NULL_SIZES = (250, 500, 1000, 2000, 4000, 8000)

@@ -104,3 +104,79 @@ def test_the_encoder_test_reads_its_evidence_as_a_share_of_novel_contacts(synthe
     novel = novelty.encoder_test(mixed, novelty.evidence(mixed, proba(mixed).max(axis=1), ref), ref)
     assert plain["novel_share_estimate"] < 0.03
     assert novel["novel_share_estimate"] > 0.03 and novel["p_value"] < 0.01  # 10% novel: above the minimum
+
+
+@pytest.fixture(scope="module")
+def phrasings() -> dict:
+    """Six descriptions, each said in eight ways (tight clusters around spread-out phrasing centres): the
+    model trains on six ways of each, a month of fresh wording uses the other two."""
+    rng = np.random.default_rng(3)
+    centres = _unit(rng.normal(size=(6, 48)))
+    # way j is a way of saying description j // 8
+    ways = _unit(np.repeat(centres, 8, axis=0) + 0.22 * rng.normal(size=(48, 48)))
+
+    def contacts(way_ids: np.ndarray, per_way: int) -> tuple[np.ndarray, np.ndarray]:
+        w = np.repeat(way_ids, per_way)
+        return _unit(ways[w] + 0.06 * rng.normal(size=(len(w), 48))), w // 8
+
+    train_ways = np.array([j for j in range(48) if j % 8 < 6])
+    x, y = contacts(train_ways, 20)
+    fresh, fresh_y = contacts(np.array([j for j in range(48) if j % 8 >= 6]), 25)
+    same, _ = contacts(rng.choice(train_ways, size=60), 5)
+
+    def proba(e: np.ndarray) -> np.ndarray:
+        z = 12 * e @ centres.T
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True)
+
+    ref = novelty.tune_rule(x, y, proba(x), grouped_folds(y, None, 5, seed=0), seed=0)
+    sums = np.zeros((6, 48))
+    np.add.at(sums, y, x)
+    ref["centroids"] = _unit(sums).astype(np.float32)
+    return {"x": x, "y": y, "ref": ref, "fresh": fresh, "same": same, "proba": proba}
+
+
+def test_phrasing_groups_hold_one_way_of_saying_one_thing(phrasings) -> None:
+    x, y = phrasings["x"], phrasings["y"]
+    groups, similarity = novelty.phrasing_groups(x, y)
+    assert similarity in novelty.WORDING_SIMILARITIES
+    way = np.repeat(np.arange(36), 20)  # the training ways, 20 contacts each, in order
+    # Each group lies within one way of saying one description, and no group holds a whole description.
+    assert all(len(np.unique(way[groups == g])) == 1 for g in np.unique(groups))
+    assert np.bincount(groups).max() <= np.median(np.bincount(y))
+
+
+def test_fresh_wording_moves_the_encoder_test_and_the_reference_knows_by_how_much(phrasings) -> None:
+    ref, proba = phrasings["ref"], phrasings["proba"]
+    wording = float(ref["fresh_wording_share"][0])
+    assert wording > 0.1  # held-out single contacts keep their phrasing's twins: new phrasings sit farther
+
+    def share(e: np.ndarray) -> float:
+        ev = novelty.evidence(e, proba(e).max(axis=1), ref)
+        return float(novelty.encoder_test(e, ev, ref)["novel_share_estimate"])
+
+    fresh, same = share(phrasings["fresh"]), share(phrasings["same"])
+    assert same < 0.03 < fresh  # the encoder test alone would call a month of new phrasings novel ...
+    assert fresh <= wording + 0.1  # ... the training-time simulation of new phrasings expected about as much
+
+
+def test_a_month_of_fresh_wording_does_not_count_as_novelty_but_new_contacts_beyond_it_do(phrasings) -> None:
+    from contactlens.drift import DriftConfig
+    from contactlens.drift.base import Window
+    from contactlens.drift.checks.novel import novelty_check
+    from contactlens.taxonomy import Taxonomy
+
+    ref, proba = phrasings["ref"], phrasings["proba"]
+    tax = Taxonomy.from_labels([f"d{i}" for i in range(6)], "t")
+
+    def detected_by(e: np.ndarray, cfg: DriftConfig) -> list[str]:
+        p = proba(e)
+        w = Window(e, p.max(axis=1), p.argmax(axis=1), ["x"] * len(e), tax.active_ids, ref, tax, 0.5)
+        return novelty_check(w, cfg)[0]["detected_by"]
+
+    fresh, plain = phrasings["fresh"], DriftConfig(min_cluster_size=10**6)  # clusters: another test's
+    assert "distance" in detected_by(fresh, DriftConfig(min_cluster_size=10**6, fresh_wording_guard=False))
+    assert not {"distance", "rate"} & set(detected_by(fresh, plain))
+    rng = np.random.default_rng(5)  # a seventh thing customers now write about, far from all six
+    novel = _unit(_unit(rng.normal(size=(1, 48))) + 0.06 * rng.normal(size=(150, 48)))
+    assert "distance" in detected_by(np.vstack([fresh[:150], novel]), plain)

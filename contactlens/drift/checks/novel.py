@@ -112,9 +112,16 @@ def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dic
         distance = novelty.distance_test(dist, nearest, w.reference)
     by_distance = distance is not None and distance["p_value"] < cfg.alpha - rate_alpha
     share = None if distance is None else distance.get("novel_share_estimate")
-    if distance is not None and by_distance and share is not None:  # older references have no estimate
-        distance["min_novel_share"] = cfg.min_novel_share
-        by_distance = share >= cfg.min_novel_share
+    if distance is not None and share is not None:  # older references have no estimate
+        # New phrasings of known descriptions move the distances too: the evidence must go beyond what
+        # they did at training time (`novelty.fresh_wording_share`), for the rate test as well.
+        wording = float(w.reference.get("fresh_wording_share", [0.0])[0])
+        floor = max(cfg.min_novel_share, wording if cfg.fresh_wording_guard else 0.0)
+        distance["fresh_wording_share"] = round(wording, 4)
+        distance["min_novel_share"] = round(floor, 4)
+        by_distance = by_distance and share >= floor
+        if cfg.fresh_wording_guard and wording > cfg.min_novel_share:
+            by_rate = by_rate and share >= wording
     min_size = cfg.min_cluster_size or novelty.min_cluster_size(w.reference, w.n)
     clusters = _clusters(w, np.nonzero(flags)[0], min_size)
     detected_by = [
