@@ -106,19 +106,17 @@ def suggest(
     m = load_model(model)
     result = m.suggest([text], top_k=top_k)[0]
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    for s in result["suggestions"]:
-        typer.echo(
-            f"{s['confidence']:6.1%}  {s['name']} [{s['id']}]  group: {s['group']}  owner: {s['owner']}"
-        )
-    sent = result["sentiment"]
-    typer.echo(f"sentiment: {sent['label']} ({sent['confidence']:.0%})" if sent else "sentiment: unavailable")
+    for s in result.suggestions:
+        typer.echo(f"{s.confidence:6.1%}  {s.name} [{s.id}]  group: {s.group}  owner: {s.owner}")
+    sent = result.sentiment
+    typer.echo(f"sentiment: {sent.label} ({sent.confidence:.0%})" if sent else "sentiment: unavailable")
     if m.multilabel:
-        for d in result["descriptions"]:
-            tone = f", {d['sentiment']['label']}" if d["sentiment"] else ""
-            typer.echo(f"applies: {d['name']} [{d['id']}] ({d['confidence']:.0%}{tone})")
-    typer.echo("needs review" if result["needs_review"] else "confident")
+        for d in result.descriptions or ():
+            tone = f", {d.sentiment.label}" if d.sentiment else ""
+            typer.echo(f"applies: {d.name} [{d.id}] ({d.confidence:.0%}{tone})")
+    typer.echo("needs review" if result.needs_review else "confident")
 
 
 @app.command()

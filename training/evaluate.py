@@ -178,7 +178,7 @@ def description_sentiment_metrics(model: ContactModel, frame: pd.DataFrame, scor
     for row_ids, row_truth, row_pred in zip(ids, truth, predicted, strict=True):
         for d, want in zip(row_ids, row_truth, strict=True):
             if want in datamod.SENTIMENTS and d in row_pred:
-                ok = row_pred[d]["label"] == want
+                ok = row_pred[d].label == want
                 hits.append(ok)
                 if len(row_ids) > 1:
                     multi_hits.append(ok)

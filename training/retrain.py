@@ -85,7 +85,7 @@ def fill_sentiment(frame: pd.DataFrame, model: ContactModel) -> tuple[pd.DataFra
     blank = frame["sentiment"].str.strip() == ""
     if blank.any() and model.sentiment_head is not None:
         results = model.suggest(frame.loc[blank, "text"].tolist(), top_k=1)
-        frame.loc[blank, "sentiment"] = [r["sentiment"]["label"] for r in results]
+        frame.loc[blank, "sentiment"] = [r.sentiment.label if r.sentiment else "" for r in results]
     return frame, int(blank.sum()) if model.sentiment_head is not None else 0
 
 

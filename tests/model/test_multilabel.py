@@ -45,23 +45,24 @@ def test_sample_model_has_a_multilabel_head_with_a_threshold_per_description(sam
 
 def test_suggest_gives_each_description_that_applies_its_own_sentiment(sample_model):
     out = sample_model.suggest([MIXED])[0]
-    found = {d["id"]: d for d in out["descriptions"]}
+    assert out.descriptions is not None
+    found = {d.id: d for d in out.descriptions}
     assert {"staff_compliment", "refund_not_received"} <= set(found), found
-    assert found["staff_compliment"]["sentiment"]["label"] == "positive"
-    assert found["refund_not_received"]["sentiment"]["label"] == "negative"
-    for d in out["descriptions"]:
-        assert set(d) >= {"id", "name", "group", "owner", "confidence", "sentiment"}
-        assert 0.0 <= d["confidence"] <= 1.0
-    confidences = [d["confidence"] for d in out["descriptions"]]
+    tones = {d: s.sentiment.label if s.sentiment else None for d, s in found.items()}
+    assert (tones["staff_compliment"], tones["refund_not_received"]) == ("positive", "negative")
+    for d in out.descriptions:
+        assert d.name and d.group and d.owner and 0.0 <= d.confidence <= 1.0
+    confidences = [d.confidence for d in out.descriptions]
     assert confidences == sorted(confidences, reverse=True)
     # The ranked suggestions stay as they were: a probability distribution over the primary description.
-    assert out["suggestions"][0]["id"] in found
+    assert out.top.id in found
 
 
 def test_one_topic_text_gets_one_description(sample_model):
     out = sample_model.suggest(["My parcel was due on Tuesday and it's now Friday with no sign of it."])[0]
-    assert [d["id"] for d in out["descriptions"]] == ["late_delivery"]
-    assert out["descriptions"][0]["sentiment"]["label"] == out["sentiment"]["label"]
+    assert out.descriptions is not None and [d.id for d in out.descriptions] == ["late_delivery"]
+    assert out.descriptions[0].sentiment and out.sentiment
+    assert out.descriptions[0].sentiment.label == out.sentiment.label
 
 
 def test_evaluate_reports_the_multilabel_keys(report, test_frame):
@@ -126,8 +127,8 @@ def test_single_label_data_trains_as_before(encoder_dir, fast_config, tmp_path: 
     )
     assert not model.multilabel and model.metadata["heads"]["multilabel"] is None
     out = model.suggest([MIXED])[0]
-    assert [d["id"] for d in out["descriptions"]] == [out["suggestions"][0]["id"]]
-    assert out["descriptions"][0]["sentiment"] == out["sentiment"]
+    assert out.descriptions is not None and [d.id for d in out.descriptions] == [out.top.id]
+    assert out.descriptions[0].sentiment == out.sentiment
     again = ContactModel.load(tmp_path / "m")
     assert again.multilabel_head is None
 
