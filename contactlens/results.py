@@ -8,8 +8,9 @@ evaluate and drift all apply it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TypeAlias
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import ClassVar, TypeAlias
 
 import numpy as np
 
@@ -177,3 +178,108 @@ class Suggestion:
             out["explanations"] = [e.to_dict() for e in self.explanations]
             out["explanation_note"] = self.explanation_note
         return out
+
+
+# ------------------------------------------------------------------------------------------------ evaluate
+
+# Per-key tables: per description (precision, recall, f1, support), per group or slice (accuracy, n).
+Table: TypeAlias = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelAudit:
+    """Likely label errors in an evaluated file: how many, the first rows (row, given, suggested, confidence),
+    and why there are none to look for (`note`, left out of the JSON when None)."""
+
+    label_issues: int
+    rows: list[dict[str, JSON]]
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"label_issues": self.label_issues, "rows": list(self.rows)}
+        if self.note is not None:
+            out["note"] = self.note
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> LabelAudit:
+        return cls(**data)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Every metric of `contactlens evaluate` (`training.evaluate.evaluate_frame`); `to_dict()` is the
+    evaluate JSON (metrics.json, the test metrics in an artifact's metadata, the promotion record).
+
+    The headline figures are typed fields; the tables (per description, per group, per channel, reliability
+    bins, confused pairs) stay plain dicts and lists. Fields in `OPTIONAL` are left out of the JSON when None
+    (no taxonomy, no short texts, no channel, no labelled sentiment, no decision); the other None values are
+    written as null.
+    """
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    top3_accuracy: float
+    ece: float
+    accuracy_at_coverage_80: float
+    coverage_at_accuracy_97: float
+    per_description: Table
+    confused_pairs: list[dict[str, str | int]]
+    reliability: list[dict[str, float]]
+    group_accuracy: float | None
+    per_group: Table | None
+    review_threshold: float
+    review_rate: float
+    fits_no_description_rate: float | None
+    accuracy_when_not_reviewed: float | None
+    accuracy_when_not_reviewed_target: float
+    slice_short_texts: dict[str, float] | None
+    per_channel: Table | None
+    sentiment_accuracy: float | None
+    sentiment_macro_f1: float | None
+    sentiment_ece: float | None
+    multilabel_micro_f1: float
+    multilabel_macro_f1: float
+    exact_match: float
+    labels_per_contact: float
+    multilabel_per_description: Table
+    multilabel_ece: float | None
+    sentiment_per_description_accuracy: float | None
+    sentiment_per_description_n: int
+    sentiment_per_description_accuracy_multi: float | None
+    sentiment_per_description_multi_n: int
+    label_audit: LabelAudit
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {
+            "group_accuracy",
+            "per_group",
+            "slice_short_texts",
+            "per_channel",
+            "sentiment_accuracy",
+            "sentiment_macro_f1",
+            "sentiment_ece",
+            "multilabel_ece",
+        }
+    )
+
+    def to_dict(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None or f.name not in self.OPTIONAL:
+                out[f.name] = value.to_dict() if isinstance(value, LabelAudit) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Evaluation:
+        """An evaluation read back from its JSON (e.g. an artifact's test metrics); unknown keys refused."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        missing = sorted(names - cls.OPTIONAL - set(data))
+        if unknown or missing:
+            raise ValueError(f"not an evaluation: unknown keys {unknown}, missing keys {missing}")
+        values = {name: data.get(name) for name in names}
+        values["label_audit"] = LabelAudit.from_dict(data["label_audit"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]

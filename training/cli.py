@@ -73,22 +73,21 @@ def evaluate(
 
     m = pipeline.load_for_scoring(model)
     report = pipeline.evaluate_file(m, data, columns(text_col, label_col, sentiment_col))
-    typer.echo(pipeline.metrics_line(str(data), report))
+    typer.echo(pipeline.metrics_line(str(data), report.to_dict()))
     typer.echo(
-        f"coverage at 97% accuracy {report['coverage_at_accuracy_97']:.3f}; "
-        f"review rate {report['review_rate']:.3f}"
+        f"coverage at 97% accuracy {report.coverage_at_accuracy_97:.3f}; review rate {report.review_rate:.3f}"
     )
-    for pair in report["confused_pairs"][:5]:
+    for pair in report.confused_pairs[:5]:
         typer.echo(f"confused: {pair['a']} <-> {pair['b']} ({pair['count']})")
-    audit = report["label_audit"]
-    typer.echo(f"label audit: {audit['label_issues']} likely label errors")
-    for item in audit["rows"][:5]:
+    audit = report.label_audit
+    typer.echo(f"label audit: {audit.label_issues} likely label errors")
+    for item in audit.rows[:5]:
         typer.echo(
             f"  row {item['row']}: labelled {item['given']}, "
             f"likely {item['suggested']} ({item['confidence']:.2f})"
         )
     if json_out:
-        json_out.write_text(json.dumps(report, indent=2))
+        json_out.write_text(json.dumps(report.to_dict(), indent=2))
         typer.echo(f"wrote {json_out}")
 
 

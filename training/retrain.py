@@ -272,6 +272,10 @@ def judge(
         golden["champion"] if golden else None,
         golden["challenger"] if golden else None,
     )
+    as_json = {
+        split: {who: e.to_dict() for who, e in pair.items()} if pair else None
+        for split, pair in (("heldout", heldout), ("golden", golden))
+    }
     return {
         "passed": passed,
         "decision": "promoted" if passed else "kept as challenger",
@@ -280,7 +284,7 @@ def judge(
         "challenger_version": str(registered["version"]),
         "challenger_run_id": registered["run_id"],
         "policy": policy.as_dict(),
-        "metrics": {"heldout": heldout, "golden": golden},
+        "metrics": as_json,  # the evaluate JSON of each model on each set
         "data": data.counts,
         "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -60,6 +60,6 @@ def test_evaluate_lists_labels_the_model_finds_doubtful(sample_model) -> None:
         labels[i] = others[(7 * k) % len(others)]
     scores = sample_model.score(frame["text"].tolist())
     section = label_audit_section(labels, scores.proba, classes)
-    found = {r["row"] - 1 for r in section["rows"]}
+    found = {r["row"] - 1 for r in section.rows}  # type: ignore[operator]
     assert len(found & set(flipped)) >= 4
-    assert section["label_issues"] <= 20
+    assert section.label_issues <= 20

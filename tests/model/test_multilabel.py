@@ -1,6 +1,7 @@
 """Several descriptions per contact, each with its own sentiment (the sample data has multi-topic rows)."""
 
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from contactlens import taxonomy as taxmod
 from contactlens.cli import app
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
+from contactlens.results import Evaluation
 from tests.conftest import DATA, cli_error_line
 from training.evaluate import evaluate_frame, multilabel_metrics
 from training.fit import train, tune_thresholds, validate_training_data
@@ -30,7 +32,7 @@ def test_frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def report(sample_model, test_frame) -> dict:
+def report(sample_model, test_frame) -> Evaluation:
     return evaluate_frame(sample_model, test_frame)
 
 
@@ -68,19 +70,21 @@ def test_one_topic_text_gets_one_description(sample_model):
 def test_evaluate_reports_the_multilabel_keys(report, test_frame):
     multi = test_frame["labels"].map(len).gt(1).sum()
     assert multi >= 40  # the sample test set has multi-topic rows
-    assert 0.75 < report["multilabel_micro_f1"] <= 1.0
-    assert 0.7 < report["multilabel_macro_f1"] <= 1.0
-    assert 0.5 < report["exact_match"] < report["multilabel_micro_f1"]
-    per = report["multilabel_per_description"]
+    assert 0.75 < report.multilabel_micro_f1 <= 1.0
+    assert 0.7 < report.multilabel_macro_f1 <= 1.0
+    assert 0.5 < report.exact_match < report.multilabel_micro_f1
+    per = report.multilabel_per_description
     assert per["staff_compliment"]["support"] == int(
         test_frame["labels"].map(lambda ls: "staff_compliment" in ls).sum()
     )
-    assert report["sentiment_per_description_n"] == sum(len(ls) for ls in test_frame["labels"])
-    assert report["sentiment_per_description_multi_n"] == sum(
+    assert report.sentiment_per_description_n == sum(len(ls) for ls in test_frame["labels"])
+    assert report.sentiment_per_description_multi_n == sum(
         len(ls) for ls in test_frame["labels"] if len(ls) > 1
     )
-    assert report["sentiment_per_description_accuracy"] > 0.85
-    assert 0.0 <= report["multilabel_ece"] < 0.1
+    assert report.sentiment_per_description_accuracy > 0.85
+    assert 0.0 <= report.multilabel_ece < 0.1
+    # Every key of the contract (tests/unit/test_results.py), but the short-text slice: none in this file.
+    assert set(report.to_dict()) == {f.name for f in fields(Evaluation)} - {"slice_short_texts"}
 
 
 def test_clause_sentiment_beats_giving_every_description_the_overall_sentiment(
@@ -95,7 +99,7 @@ def test_clause_sentiment_beats_giving_every_description_the_overall_sentiment(
         if len(ids) > 1
         for want in wants
     ]
-    assert report["sentiment_per_description_accuracy_multi"] > np.mean(naive) + 0.05
+    assert report.sentiment_per_description_accuracy_multi > np.mean(naive) + 0.05
 
 
 def test_multilabel_metrics_on_a_known_case():

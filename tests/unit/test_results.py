@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import FrozenInstanceError, replace
+from dataclasses import FrozenInstanceError, fields, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,94 @@ def test_without_novelty_evidence_only_confidence_counts() -> None:
 
 def test_the_rule_is_the_one_the_model_module_exports() -> None:
     assert model_needs_review is results.needs_review and model_review_reasons is results.review_reasons
+
+
+# ---------------------------------------------------------------------------------------------- evaluate
+
+# The evaluate JSON's keys in order (README "evaluate"); the ones in brackets only when they apply.
+EVALUATION_KEYS = [
+    "n",
+    "accuracy",
+    "macro_f1",
+    "top3_accuracy",
+    "ece",
+    "accuracy_at_coverage_80",
+    "coverage_at_accuracy_97",
+    "per_description",
+    "confused_pairs",
+    "reliability",
+    "group_accuracy",
+    "per_group",
+    "review_threshold",
+    "review_rate",
+    "fits_no_description_rate",
+    "accuracy_when_not_reviewed",
+    "accuracy_when_not_reviewed_target",
+    "slice_short_texts",  # [texts of 5 words or fewer]
+    "per_channel",  # [a channel column]
+    "sentiment_accuracy",  # [labelled sentiment], with the next two
+    "sentiment_macro_f1",
+    "sentiment_ece",
+    "multilabel_micro_f1",
+    "multilabel_macro_f1",
+    "exact_match",
+    "labels_per_contact",
+    "multilabel_per_description",
+    "multilabel_ece",  # [any decision]
+    "sentiment_per_description_accuracy",
+    "sentiment_per_description_n",
+    "sentiment_per_description_accuracy_multi",
+    "sentiment_per_description_multi_n",
+    "label_audit",
+]
+SOMETIMES = {
+    "group_accuracy",
+    "per_group",
+    "slice_short_texts",
+    "per_channel",
+    "sentiment_accuracy",
+    "sentiment_macro_f1",
+    "sentiment_ece",
+    "multilabel_ece",
+}
+GOLDEN = Path(__file__).parent / "golden_evaluation.json"
+
+
+def test_an_evaluation_round_trips_its_json_key_for_key() -> None:
+    golden = json.loads(GOLDEN.read_text())  # written by evaluate before the typed result
+    evaluation = results.Evaluation.from_dict(golden)
+    assert evaluation.to_dict() == golden
+    assert list(evaluation.to_dict()) == [k for k in EVALUATION_KEYS if k in golden]
+    assert evaluation.label_audit.rows[0]["given"] == "service_compliment"
+    assert [f.name for f in fields(results.Evaluation)] == EVALUATION_KEYS
+    assert results.Evaluation.OPTIONAL == SOMETIMES
+
+
+def test_sections_that_do_not_apply_are_left_out_but_null_figures_stay() -> None:
+    evaluation = results.Evaluation.from_dict(json.loads(GOLDEN.read_text()))
+    bare = replace(
+        evaluation,
+        per_channel=None,
+        sentiment_accuracy=None,
+        sentiment_macro_f1=None,
+        sentiment_ece=None,
+        accuracy_when_not_reviewed=None,
+        label_audit=results.LabelAudit(0, [], "fewer than 2 of the model's descriptions in the file"),
+    )
+    out = bare.to_dict()
+    assert not {"per_channel", "sentiment_accuracy", "slice_short_texts"} & set(out)
+    assert out["accuracy_when_not_reviewed"] is None  # a figure with no value is written as null
+    assert out["label_audit"] == {
+        "label_issues": 0,
+        "rows": [],
+        "note": "fewer than 2 of the model's descriptions in the file",
+    }
+    assert results.Evaluation.from_dict(out) == bare
+
+
+def test_a_dict_that_is_not_an_evaluation_is_refused() -> None:
+    golden = json.loads(GOLDEN.read_text())
+    with pytest.raises(ValueError, match="unknown keys \\['accuracy_typo'\\]"):
+        results.Evaluation.from_dict({**golden, "accuracy_typo": 1.0})
+    with pytest.raises(ValueError, match="missing keys \\['ece'\\]"):
+        results.Evaluation.from_dict({k: v for k, v in golden.items() if k != "ece"})
