@@ -158,7 +158,7 @@ class Runner:
         proba = model.description_head.proba(model.features(cleaned, emb))
         # Through the pipeline: the test labels as written map to the model's ids (`reverted_card_payment?`).
         metrics = pipeline.evaluate(model, test, cache_key, Scores(cleaned, emb, proba, None))
-        return _summary(metrics)
+        return _summary(metrics.to_dict())
 
 
 def baseline(train_frame: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:

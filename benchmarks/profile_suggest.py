@@ -142,7 +142,6 @@ def service_stages(model: Any, workdir: Path) -> tuple[dict[str, Callable[[], An
 
     from contactlens.settings import Settings
     from service.app import create_app
-    from service.schemas import SuggestResponse
 
     settings = Settings(
         home=workdir, database_url=f"sqlite:///{workdir / 'profile.db'}", api_keys=f"{KEY}:logger"
@@ -168,7 +167,7 @@ def service_stages(model: Any, workdir: Path) -> tuple[dict[str, Callable[[], An
             session.execute(insert(Suggestion), [route._row(model, suggest_once, None)])
 
     def json_response() -> None:
-        SuggestResponse.model_validate(answer).model_dump_json()
+        answer.model_dump_json()
 
     def healthz() -> None:
         loop.run_until_complete(client.get("/healthz"))

@@ -84,7 +84,7 @@ def in_process_worker(uri: str | None) -> None:
             model.suggest([text])
     print(
         json.dumps(
-            {"ready": True, "two_topics_descriptions": len(model.suggest([TWO_TOPICS])[0]["descriptions"])}
+            {"ready": True, "two_topics_descriptions": len(model.suggest([TWO_TOPICS])[0].descriptions or ())}
         )
     )
     sys.stdout.flush()

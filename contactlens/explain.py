@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contactlens.results import Explanation, ExplanationExample, ExplanationTerm
+
 if TYPE_CHECKING:
     from contactlens.model import ContactModel
 
@@ -52,16 +54,16 @@ class Explainer:
         words = np.array([n.startswith("word__") or "__" not in n for n in names])
         return np.where(words, np.char.replace(names.astype(str), "word__", ""), "")
 
-    def explain(self, embedding: np.ndarray, tfidf_row: Any, description_id: str) -> dict[str, Any]:
+    def explain(self, embedding: np.ndarray, tfidf_row: Any, description_id: str) -> Explanation:
         """The nearest examples and the strongest terms for one text and one suggested description."""
-        examples: list[dict[str, Any]] = []
+        examples: list[ExplanationExample] = []
         bank = self.by_class.get(description_id)
         if bank is not None:
             emb, texts = bank
             sims = emb @ embedding
             top = np.argsort(-sims)[:EXAMPLES]
-            examples = [{"text": str(texts[j]), "similarity": round(float(sims[j]), 4)} for j in top]
-        terms: list[dict[str, Any]] = []
+            examples = [ExplanationExample(str(texts[j]), round(float(sims[j]), 4)) for j in top]
+        terms: list[ExplanationTerm] = []
         k = self.classes.get(description_id)
         if self.coef is not None and self.terms is not None and k is not None and tfidf_row is not None:
             idx, values = tfidf_row.indices, tfidf_row.data
@@ -70,8 +72,8 @@ class Explainer:
                 if len(terms) == TERMS or push[j] <= 0:
                     break
                 if self.terms[idx[j]]:
-                    terms.append({"term": str(self.terms[idx[j]]), "weight": round(float(push[j]), 4)})
-        return {"examples": examples, "terms": terms}
+                    terms.append(ExplanationTerm(str(self.terms[idx[j]]), round(float(push[j]), 4)))
+        return Explanation(description_id, tuple(examples), tuple(terms))
 
 
 def explainer(model: ContactModel) -> Explainer:

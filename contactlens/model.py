@@ -21,6 +21,16 @@ from contactlens import taxonomy as taxmod
 from contactlens.drift import novelty
 from contactlens.encoder import OnnxEncoder
 from contactlens.errors import ModelError
+from contactlens.results import (
+    DecidedDescription,
+    Explanation,
+    RankedDescription,
+    Sentiment,
+    Suggestion,
+    review_decisions,
+)
+from contactlens.results import needs_review as needs_review  # the one review rule, importable from here too
+from contactlens.results import review_reasons as review_reasons
 from contactlens.text import clean, split_clauses
 
 _EPS = 1e-12
@@ -144,30 +154,6 @@ class Scores:
     @property
     def top_confidence(self) -> np.ndarray:
         return self.proba.max(axis=1)
-
-
-def needs_review(confidence: np.ndarray, fits_none: np.ndarray | None, threshold: float) -> np.ndarray:
-    """The one review rule: the top confidence is below the review threshold, or the contact fits no
-    description (`novelty.evidence`). Suggest, batch, predict, the pyfunc, evaluate and drift all use it."""
-    flags = np.asarray(confidence) < threshold
-    return flags if fits_none is None else flags | np.asarray(fits_none, dtype=bool)
-
-
-def review_reasons(low_confidence: bool, fits_none: bool) -> list[str]:
-    """Why a suggestion needs review, as the review queue names it."""
-    return [r for r, hit in (("low_confidence", low_confidence), ("fits_no_description", fits_none)) if hit]
-
-
-def brief_decision(descriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A suggest answer's `descriptions` as stored or exported: [{id, confidence, sentiment label}]."""
-    return [
-        {
-            "id": d["id"],
-            "confidence": d["confidence"],
-            "sentiment": d["sentiment"]["label"] if d.get("sentiment") else None,
-        }
-        for d in descriptions
-    ]
 
 
 def sparse_features(vectorizer: Any, cleaned: list[str]) -> Any:
@@ -316,7 +302,7 @@ class ContactModel:
 
     def description_sentiments(
         self, cleaned: list[str], ids: list[list[str]], overall: np.ndarray | None
-    ) -> list[dict[str, dict[str, Any]]]:
+    ) -> list[dict[str, Sentiment]]:
         """The sentiment of each description in each (cleaned) text, from the clauses that speak of it.
 
         A text about one description, or of one clause, takes its overall sentiment; otherwise the sentiment
@@ -336,28 +322,28 @@ class ContactModel:
             out[i][d] = self._sentiment(sent[rows].mean(axis=0))
         return out
 
-    def _sentiment(self, proba: np.ndarray) -> dict[str, Any]:
+    def _sentiment(self, proba: np.ndarray) -> Sentiment:
         """One row of the sentiment head's probabilities as the API shows it: the label and its confidence."""
         assert self.sentiment_head is not None, "sentiment probabilities come from the sentiment head"
         j = int(proba.argmax())
-        return {"label": str(self.sentiment_head.classes[j]), "confidence": round(float(proba[j]), 4)}
+        return Sentiment(str(self.sentiment_head.classes[j]), round(float(proba[j]), 4))
 
-    def describe(self, description_id: str, confidence: float) -> dict[str, Any]:
-        """One suggestion as the API and CLI show it."""
+    def describe(self, description_id: str, confidence: float) -> RankedDescription:
+        """One suggested description as the API and CLI show it."""
         d = self.taxonomy.descriptions[description_id]
         group = self.taxonomy.group_of(description_id)
-        return {
-            "id": d.id,
-            "name": d.name,
-            "group": group.name,
-            "group_id": group.id,
-            "owner": d.owner,
-            "confidence": round(float(confidence), 4),
-        }
+        return RankedDescription(d.id, d.name, group.name, group.id, d.owner, round(float(confidence), 4))
+
+    def decided(
+        self, description_id: str, confidence: float, sentiment: Sentiment | None
+    ) -> DecidedDescription:
+        """One description of the multi-label decision, with its own sentiment."""
+        r = self.describe(description_id, confidence)
+        return DecidedDescription(r.id, r.name, r.group, r.group_id, r.owner, r.confidence, sentiment)
 
     def suggest(
         self, texts: list[str], top_k: int = 3, threshold: float | None = None, explain: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[Suggestion]:
         """Top-k descriptions with calibrated confidence, the sentiment and whether a person should review;
         with `explain`, each suggestion's nearest training examples and strongest terms (`explanations`)."""
         scores = self.score(texts)
@@ -370,39 +356,35 @@ class ContactModel:
         )
         ev = self.fit_evidence(scores)
         fits_none = ev.fits_none if ev is not None else np.zeros(len(texts), dtype=bool)
-        review = needs_review(scores.top_confidence, fits_none, limit)
+        review, reasons = review_decisions(scores.top_confidence, fits_none, limit)
         out = []
         for i, row in enumerate(order):
-            sentiment = self._sentiment(scores.sentiment[i]) if scores.sentiment is not None else None
+            explained = self._explanations(scores, i, [classes[j] for j in row]) if explain else None
             out.append(
-                {
-                    "suggestions": [self.describe(classes[j], scores.proba[i, j]) for j in row],
-                    "descriptions": [
-                        {**self.describe(d, c), "sentiment": per_desc[i].get(d)} for d, c in decided[i]
-                    ],
-                    "sentiment": sentiment,
-                    "needs_review": bool(review[i]),
-                    "fits_no_description": bool(fits_none[i]),
-                    "novelty_score": round(float(ev.score[i]), 4) if ev is not None else None,
-                    "review_reasons": review_reasons(
-                        bool(scores.proba[i, row[0]] < limit), bool(fits_none[i])
-                    ),
-                    "redacted_text": scores.cleaned[i],
-                }
+                Suggestion(
+                    suggestions=tuple(self.describe(classes[j], scores.proba[i, j]) for j in row),
+                    descriptions=tuple(self.decided(d, c, per_desc[i].get(d)) for d, c in decided[i]),
+                    sentiment=self._sentiment(scores.sentiment[i]) if scores.sentiment is not None else None,
+                    needs_review=bool(review[i]),
+                    fits_no_description=bool(fits_none[i]),
+                    novelty_score=round(float(ev.score[i]), 4) if ev is not None else None,
+                    review_reasons=tuple(reasons[i]),
+                    redacted_text=scores.cleaned[i],
+                    explanations=explained[0] if explained else None,
+                    explanation_note=explained[1] if explained else None,
+                )
             )
-            if explain:
-                out[-1].update(self._explanations(scores, i, [classes[j] for j in row]))
         return out
 
-    def _explanations(self, scores: Scores, i: int, ids: list[str]) -> dict[str, Any]:
+    def _explanations(
+        self, scores: Scores, i: int, ids: list[str]
+    ) -> tuple[tuple[Explanation, ...], str | None]:
+        """Each suggested description's explanation for text `i`, and the note on why they are partial."""
         from contactlens.explain import explainer
 
         ex = explainer(self)
         row = scores.tfidf.tocsr()[i] if scores.tfidf is not None else None
-        return {
-            "explanations": [{"id": d, **ex.explain(scores.embeddings[i], row, d)} for d in ids],
-            "explanation_note": ex.note,
-        }
+        return tuple(ex.explain(scores.embeddings[i], row, d) for d in ids), ex.note
 
     # ---- persistence -------------------------------------------------------------------------------------
 

@@ -98,25 +98,23 @@ def texts_of(model_input: Any) -> list[str]:
 
 def predict_frame(model: ContactModel, texts: list[str], top_k: int = DEFAULT_TOP_K) -> pd.DataFrame:
     """The pyfunc's output for `texts`: typed columns, suggestions and decisions as lists of records."""
-    from contactlens.model import brief_decision
-
     if not 1 <= top_k <= len(model.classes):
         raise ContactLensError(f"top_k must be between 1 and {len(model.classes)}, got {top_k}")
     rows = []
     for s in model.suggest(texts, top_k=top_k) if texts else []:
-        best = s["suggestions"][0]
         rows.append(
             {
-                "description": best["id"],
-                "confidence": float(best["confidence"]),
-                "group": best["group"],
-                "needs_review": bool(s["needs_review"]),
-                "fits_no_description": bool(s["fits_no_description"]),
-                "novelty_score": float(s["novelty_score"]),
-                "sentiment": s["sentiment"]["label"] if s["sentiment"] else None,
-                "suggestions": s["suggestions"],  # {id, name, group, group_id, owner, confidence}
+                "description": s.top.id,
+                "confidence": float(s.top.confidence),
+                "group": s.top.group,
+                "needs_review": s.needs_review,
+                "fits_no_description": s.fits_no_description,
+                "novelty_score": float("nan") if s.novelty_score is None else s.novelty_score,
+                "sentiment": s.sentiment.label if s.sentiment else None,
+                # {id, name, group, group_id, owner, confidence}
+                "suggestions": [r.to_dict() for r in s.suggestions],
                 # The descriptions that apply, each with its sentiment (the `descriptions` of suggest).
-                "descriptions": brief_decision(s["descriptions"]),
+                "descriptions": s.brief_decision(),
             }
         )
     return pd.DataFrame(rows, columns=[c.name for c in output_schema().inputs])

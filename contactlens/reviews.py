@@ -156,6 +156,6 @@ def rescorer(model: ContactModel) -> Rescorer | None:
     def score(text: str, description_ids: list[str]) -> dict[str, str | None]:
         scores = model.score([text])
         per = model.description_sentiments(scores.cleaned, [description_ids], scores.sentiment)[0]
-        return {d: v["label"] for d, v in per.items()}
+        return {d: v.label for d, v in per.items()}
 
     return score

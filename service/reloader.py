@@ -60,7 +60,7 @@ def _load_and_test(uri: str, settings: Settings) -> ContactModel:
     model = load_model(uri, settings)
     try:  # a model that loads but cannot score (a broken encoder file) must never be swapped in
         result = model.suggest(["Where is my parcel? It was due yesterday."], top_k=1)[0]
-        model.describe(result["suggestions"][0]["id"], 0.0)
+        model.describe(result.top.id, 0.0)
     except Exception as exc:
         raise ContactLensError(
             f"{uri}: the model loads but fails a test suggestion ({type(exc).__name__}: {exc})"

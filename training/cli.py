@@ -73,22 +73,21 @@ def evaluate(
 
     m = pipeline.load_for_scoring(model)
     report = pipeline.evaluate_file(m, data, columns(text_col, label_col, sentiment_col))
-    typer.echo(pipeline.metrics_line(str(data), report))
+    typer.echo(pipeline.metrics_line(str(data), report.to_dict()))
     typer.echo(
-        f"coverage at 97% accuracy {report['coverage_at_accuracy_97']:.3f}; "
-        f"review rate {report['review_rate']:.3f}"
+        f"coverage at 97% accuracy {report.coverage_at_accuracy_97:.3f}; review rate {report.review_rate:.3f}"
     )
-    for pair in report["confused_pairs"][:5]:
+    for pair in report.confused_pairs[:5]:
         typer.echo(f"confused: {pair['a']} <-> {pair['b']} ({pair['count']})")
-    audit = report["label_audit"]
-    typer.echo(f"label audit: {audit['label_issues']} likely label errors")
-    for item in audit["rows"][:5]:
+    audit = report.label_audit
+    typer.echo(f"label audit: {audit.label_issues} likely label errors")
+    for item in audit.rows[:5]:
         typer.echo(
             f"  row {item['row']}: labelled {item['given']}, "
             f"likely {item['suggested']} ({item['confidence']:.2f})"
         )
     if json_out:
-        json_out.write_text(json.dumps(report, indent=2))
+        json_out.write_text(json.dumps(report.to_dict(), indent=2))
         typer.echo(f"wrote {json_out}")
 
 
@@ -106,19 +105,17 @@ def suggest(
     m = load_model(model)
     result = m.suggest([text], top_k=top_k)[0]
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    for s in result["suggestions"]:
-        typer.echo(
-            f"{s['confidence']:6.1%}  {s['name']} [{s['id']}]  group: {s['group']}  owner: {s['owner']}"
-        )
-    sent = result["sentiment"]
-    typer.echo(f"sentiment: {sent['label']} ({sent['confidence']:.0%})" if sent else "sentiment: unavailable")
+    for s in result.suggestions:
+        typer.echo(f"{s.confidence:6.1%}  {s.name} [{s.id}]  group: {s.group}  owner: {s.owner}")
+    sent = result.sentiment
+    typer.echo(f"sentiment: {sent.label} ({sent.confidence:.0%})" if sent else "sentiment: unavailable")
     if m.multilabel:
-        for d in result["descriptions"]:
-            tone = f", {d['sentiment']['label']}" if d["sentiment"] else ""
-            typer.echo(f"applies: {d['name']} [{d['id']}] ({d['confidence']:.0%}{tone})")
-    typer.echo("needs review" if result["needs_review"] else "confident")
+        for d in result.descriptions or ():
+            tone = f", {d.sentiment.label}" if d.sentiment else ""
+            typer.echo(f"applies: {d.name} [{d.id}] ({d.confidence:.0%}{tone})")
+    typer.echo("needs review" if result.needs_review else "confident")
 
 
 @app.command()

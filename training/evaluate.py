@@ -13,6 +13,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from contactlens import data as datamod
 from contactlens.model import ContactModel, Scores, needs_review
 from contactlens.redaction import clean_many
+from contactlens.results import Evaluation, LabelAudit
 from contactlens.taxonomy import Taxonomy
 
 
@@ -178,7 +179,7 @@ def description_sentiment_metrics(model: ContactModel, frame: pd.DataFrame, scor
     for row_ids, row_truth, row_pred in zip(ids, truth, predicted, strict=True):
         for d, want in zip(row_ids, row_truth, strict=True):
             if want in datamod.SENTIMENTS and d in row_pred:
-                ok = row_pred[d]["label"] == want
+                ok = row_pred[d].label == want
                 hits.append(ok)
                 if len(row_ids) > 1:
                     multi_hits.append(ok)
@@ -199,7 +200,7 @@ def slices(frame: pd.DataFrame, correct: np.ndarray, column: str, min_n: int = 5
     return out
 
 
-def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | None = None) -> dict[str, Any]:
+def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | None = None) -> Evaluation:
     """Score a labelled frame with a model and report every metric of the contract.
 
     `frame` holds description ids (`training.pipeline.evaluate` maps labels as written to ids first); a
@@ -208,50 +209,57 @@ def evaluate_frame(model: ContactModel, frame: pd.DataFrame, scores: Scores | No
     frame = datamod.with_labels(frame)
     scores = scores or model.score(frame["text"].tolist(), progress=len(frame) > 500)
     y = frame["description"].tolist()
-    out = description_metrics(y, scores.proba, model.classes, model.taxonomy)
     pred = np.asarray(model.classes)[scores.proba.argmax(axis=1)]
     correct = pred == np.asarray(y)
-    out["review_threshold"] = model.review_threshold
     ev = model.fit_evidence(scores)
     fits_none = ev.fits_none if ev is not None else None
     review = needs_review(scores.top_confidence, fits_none, model.review_threshold)
-    out["review_rate"] = float(review.mean())
-    out["fits_no_description_rate"] = float(fits_none.mean()) if fits_none is not None else None
     accepted = ~review
-    out["accuracy_when_not_reviewed"] = float(correct[accepted].mean()) if accepted.any() else None
-    out["accuracy_when_not_reviewed_target"] = float(
-        model.metadata.get("config", {}).get("target_accuracy", 0.97)
-    )
     short = frame["text"].str.split().str.len() <= 5
-    if short.any():
-        out["slice_short_texts"] = {
-            "accuracy": float(correct[short.to_numpy()].mean()),
-            "n": int(short.sum()),
-        }
-    if "channel" in frame.columns and frame["channel"].str.len().gt(0).any():
-        out["per_channel"] = slices(frame, correct, "channel")
+    has_channel = "channel" in frame.columns and frame["channel"].str.len().gt(0).any()
     known = frame["sentiment"].isin(datamod.SENTIMENTS).to_numpy() if "sentiment" in frame.columns else None
+    sentiment: dict[str, Any] = {}
     if known is not None and known.any() and scores.sentiment is not None and model.sentiment_head:
         classes = [str(c) for c in model.sentiment_head.classes]
         truth = frame["sentiment"].to_numpy()[known].tolist()
-        out.update(sentiment_metrics(truth, scores.sentiment[known], classes))
+        sentiment = sentiment_metrics(truth, scores.sentiment[known], classes)
     decisions = model.decisions(scores)
-    truth = [list(x) for x in frame["labels"]]
-    out.update(multilabel_metrics(truth, [[d for d, _ in row] for row in decisions]))
+    labelled = [list(x) for x in frame["labels"]]
     # Is a decided description's confidence the chance that it is labelled?
-    pairs = [(c, d in t) for t, row in zip(truth, decisions, strict=True) for d, c in row]
+    pairs = [(c, d in t) for t, row in zip(labelled, decisions, strict=True) for d, c in row]
+    multilabel_ece = None
     if pairs:
         conf, hit = (np.asarray(x) for x in zip(*pairs, strict=True))
-        out["multilabel_ece"] = expected_calibration_error(conf.astype(float), hit.astype(bool))
-    out.update(description_sentiment_metrics(model, frame, scores))
-    out["label_audit"] = label_audit_section(frame["description"].tolist(), scores.proba, model.classes)
-    return out
+        multilabel_ece = expected_calibration_error(conf.astype(float), hit.astype(bool))
+    return Evaluation(
+        **description_metrics(y, scores.proba, model.classes, model.taxonomy),
+        review_threshold=model.review_threshold,
+        review_rate=float(review.mean()),
+        fits_no_description_rate=float(fits_none.mean()) if fits_none is not None else None,
+        accuracy_when_not_reviewed=float(correct[accepted].mean()) if accepted.any() else None,
+        accuracy_when_not_reviewed_target=float(
+            model.metadata.get("config", {}).get("target_accuracy", 0.97)
+        ),
+        slice_short_texts=(
+            {"accuracy": float(correct[short.to_numpy()].mean()), "n": int(short.sum())}
+            if short.any()
+            else None
+        ),
+        per_channel=slices(frame, correct, "channel") if has_channel else None,
+        sentiment_accuracy=sentiment.get("sentiment_accuracy"),
+        sentiment_macro_f1=sentiment.get("sentiment_macro_f1"),
+        sentiment_ece=sentiment.get("sentiment_ece"),
+        **multilabel_metrics(labelled, [[d for d, _ in row] for row in decisions]),
+        multilabel_ece=multilabel_ece,
+        **description_sentiment_metrics(model, frame, scores),
+        label_audit=label_audit_section(frame["description"].tolist(), scores.proba, model.classes),
+    )
 
 
 LISTED_ISSUES = 50
 
 
-def label_audit_section(labels: list[str], proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+def label_audit_section(labels: list[str], proba: np.ndarray, classes: list[str]) -> LabelAudit:
     """Likely label errors in the evaluated file (confident learning on the model's probabilities, held out
     from its training): how many, and the first `LISTED_ISSUES` with row, given and suggested label."""
     from contactlens.label_audit import label_issues
@@ -259,12 +267,12 @@ def label_audit_section(labels: list[str], proba: np.ndarray, classes: list[str]
     present = sorted(set(labels) & set(classes))
     rows = [i for i, y in enumerate(labels) if y in present]
     if len(present) < 2 or not rows:
-        return {"label_issues": 0, "rows": [], "note": "fewer than 2 of the model's descriptions in the file"}
+        return LabelAudit(0, [], "fewer than 2 of the model's descriptions in the file")
     cols = [classes.index(c) for c in present]
     found = label_issues([labels[i] for i in rows], proba[np.ix_(rows, cols)], present)
     for item in found:
         item["row"] = rows[item["row"] - 1] + 1
-    return {"label_issues": len(found), "rows": found[:LISTED_ISSUES]}
+    return LabelAudit(len(found), found[:LISTED_ISSUES])
 
 
 def worst_errors(model: ContactModel, frame: pd.DataFrame, scores: Scores, n: int = 10) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from contactlens.data import SENTIMENTS, parse_labels
 from contactlens.errors import DataError, first_line
 from contactlens.model import ContactModel
+from contactlens.results import Suggestion
 from contactlens.reviews import record_decision
 from contactlens.routing import owners
 from contactlens.store import (
@@ -82,18 +83,17 @@ def pending_frame(engine: Engine, limit: int | None = None) -> pd.DataFrame:
 
 def add_predictions(frame: pd.DataFrame, model: ContactModel, batch: int = 256) -> pd.DataFrame:
     """The model's top-3 suggestions and sentiment for each row (the pre-annotations)."""
-    results: list[dict[str, Any]] = []
+    results: list[Suggestion] = []
     texts = frame["text"].tolist()
     for start in range(0, len(texts), batch):
         results.extend(model.suggest(texts[start : start + batch], top_k=3))
     out = frame.copy()
-    out["predicted_description"] = [r["suggestions"][0]["id"] for r in results]
-    out["confidence"] = [r["suggestions"][0]["confidence"] for r in results]
+    out["predicted_description"] = [r.top.id for r in results]
+    out["confidence"] = [r.top.confidence for r in results]
     out["suggestions"] = [
-        json.dumps([{"id": s["id"], "confidence": s["confidence"]} for s in r["suggestions"]])
-        for r in results
+        json.dumps([{"id": s.id, "confidence": s.confidence} for s in r.suggestions]) for r in results
     ]
-    out["predicted_sentiment"] = [r["sentiment"]["label"] if r["sentiment"] else "" for r in results]
+    out["predicted_sentiment"] = [r.sentiment.label if r.sentiment else "" for r in results]
     out["model_version"] = model.version
     for col in ("description", "sentiment", "reviewer", "note"):
         out[col] = ""

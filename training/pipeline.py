@@ -8,6 +8,7 @@ and the promotion gate of `retrain` report the same numbers.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from contactlens import data as datamod
 from contactlens.data import Columns
 from contactlens.model import ContactModel, Scores
 from contactlens.registry import alias_version, load_model, set_alias
+from contactlens.results import Evaluation
 from contactlens.settings import Settings, get_settings
 from contactlens.taxonomy import Taxonomy
 from training.config import TrainConfig
@@ -40,7 +42,7 @@ def load_labelled(path: Path, cols: Columns, taxonomy: Taxonomy) -> pd.DataFrame
 
 def evaluate(
     model: ContactModel, frame: pd.DataFrame, source: str = "data", scores: Scores | None = None
-) -> dict[str, Any]:
+) -> Evaluation:
     """Every metric of `contactlens evaluate` for a labelled frame (raw labels, ids, or label cells).
 
     `scores` reuses a scoring pass of the same texts (benchmarks that share embeddings between models).
@@ -53,7 +55,7 @@ def evaluate(
     return evaluate_frame(model, datamod.to_taxonomy(frame, model.taxonomy, source), scores)
 
 
-def evaluate_file(model: ContactModel, path: Path, cols: Columns = Columns()) -> dict[str, Any]:
+def evaluate_file(model: ContactModel, path: Path, cols: Columns = Columns()) -> Evaluation:
     """`evaluate` on a file, read with the model's taxonomy."""
     return evaluate(model, datamod.load(path, cols, taxonomy=model.taxonomy), str(path))
 
@@ -74,7 +76,7 @@ class Trained:
     """What one run of the pipeline produced."""
 
     model: ContactModel
-    evaluation: dict[str, Any] | None
+    evaluation: Evaluation | None
     registered: dict[str, str] | None
     lines: list[str] = field(default_factory=list)
 
@@ -101,14 +103,14 @@ def run(
     val = model.metadata["metrics"]["validation"]
     evaluation = evaluate(model, test, "held-out data") if test is not None else None
     if evaluation is not None:
-        model.metadata["metrics"]["test"] = evaluation
+        model.metadata["metrics"]["test"] = evaluation.to_dict()
     lines = [
         f"trained on {len(frame)} rows, {len(model.classes)} descriptions "
         f"in {model.metadata['train_seconds']} s",
         metrics_line("validation (cross-validated)", val),
     ]
     if evaluation is not None:
-        lines.append(metrics_line("test", evaluation))
+        lines.append(metrics_line("test", evaluation.to_dict()))
     thr, cov = model.metadata["review_threshold"], model.metadata["review_threshold_coverage"]
     lines.append(f"review threshold {thr:.3f}: {cov:.1%} auto-accepted at {cfg.target_accuracy:.0%} accuracy")
     registered = None
@@ -146,8 +148,9 @@ def figures(model: ContactModel, frame: pd.DataFrame, oof: np.ndarray) -> dict[s
     }
 
 
-def metrics_line(name: str, m: dict[str, Any]) -> str:
-    """One line of the headline metrics of an evaluation."""
+def metrics_line(name: str, m: Mapping[str, Any]) -> str:
+    """One line of the headline metrics of an evaluation's JSON (`Evaluation.to_dict()`) or of the
+    cross-validated figures in an artifact's metadata (a subset of its keys)."""
     sent = f", sentiment {m['sentiment_accuracy']:.3f}" if "sentiment_accuracy" in m else ""
     multi = ""
     if "multilabel_micro_f1" in m:

@@ -43,7 +43,7 @@ def score_chunk(model: ContactModel, chunk: pd.DataFrame, text_col: str, top_k: 
         scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment
     )
     out["descriptions_pred"] = [
-        format_labels([(d, sents.get(d, {}).get("label")) for d, _ in row])
+        format_labels([(d, s.label if (s := sents.get(d)) else None) for d, _ in row])
         for row, sents in zip(decided, per_desc, strict=True)
     ]
     out["descriptions_pred_labels"] = [  # JSON: a label may hold ';' itself

@@ -1,7 +1,8 @@
 """Promotion: the gate a challenger must pass, moving the registry aliases, and a person's overrides.
 
-The gate compares metric dicts from `training.evaluate.evaluate_frame` computed on the *same* held-out set
-(and, when given, the same frozen golden set). It is pure: no model, no registry; tested on hand-made dicts.
+The gate compares evaluations (`contactlens.results.Evaluation`, from `training.evaluate.evaluate_frame`)
+computed on the *same* held-out set (and, when given, the same frozen golden set). It is pure: no model, no
+registry; tested on hand-made evaluations.
 The aliases: `champion` (served), `previous` (the champion before it, for rollback), `challenger` (the latest
 retrained model). Also the tables the retraining notebook shows.
 """
@@ -18,6 +19,7 @@ import pandas as pd
 
 from contactlens.errors import ContactLensError, ModelError, first_line
 from contactlens.registry import alias_version, check_registry, client, delete_alias, set_alias
+from contactlens.results import Evaluation, Table
 from contactlens.settings import Settings
 
 
@@ -43,16 +45,12 @@ class GatePolicy:
         return asdict(self)
 
 
-def f1_changes(
-    champion: dict[str, Any], challenger: dict[str, Any], min_support: int = 0
-) -> list[dict[str, Any]]:
-    """Per-description F1 of both models on the same set, largest drop first.
+def f1_changes(before: Table, after: Table, min_support: int = 0) -> list[dict[str, Any]]:
+    """Per-description F1 of both models on the same set (their `per_description` tables), largest drop first.
 
     Only descriptions that occur in the evaluation set (support > 0) and have at least `min_support` examples
     are listed; a description the challenger never predicts counts as F1 0.
     """
-    before = champion.get("per_description", {})
-    after = challenger.get("per_description", {})
     rows = []
     for did in sorted(set(before) | set(after)):
         support = int((before.get(did) or after.get(did) or {}).get("support", 0))
@@ -73,11 +71,11 @@ def f1_changes(
 
 
 def gate(
-    champion: dict[str, Any],
-    challenger: dict[str, Any],
+    champion: Evaluation,
+    challenger: Evaluation,
     policy: GatePolicy = GatePolicy(),
-    golden_champion: dict[str, Any] | None = None,
-    golden_challenger: dict[str, Any] | None = None,
+    golden_champion: Evaluation | None = None,
+    golden_challenger: Evaluation | None = None,
 ) -> tuple[bool, list[str]]:
     """Decide a promotion.
 
@@ -86,15 +84,14 @@ def gate(
     """
     failed: list[str] = []
     passed: list[str] = []
-    gain = challenger["accuracy"] - champion["accuracy"]
+    gain = challenger.accuracy - champion.accuracy
     accuracy = (
-        f"held-out accuracy {champion['accuracy']:.4f} -> {challenger['accuracy']:.4f} "
+        f"held-out accuracy {champion.accuracy:.4f} -> {challenger.accuracy:.4f} "
         f"(gain {gain:+.4f}, required > 0 and >= {policy.min_gain:.4f})"
     )
     (passed if gain > 0 and gain >= policy.min_gain else failed).append(accuracy)
-    drops = [
-        r for r in f1_changes(champion, challenger, policy.min_support) if -r["change"] > policy.max_f1_drop
-    ]
+    changes = f1_changes(champion.per_description, challenger.per_description, policy.min_support)
+    drops = [r for r in changes if -r["change"] > policy.max_f1_drop]
     for r in drops:
         failed.append(
             f"description {r['description']} F1 {r['f1_champion']:.3f} -> {r['f1_challenger']:.3f} "
@@ -104,16 +101,16 @@ def gate(
         passed.append(
             f"no description with support >= {policy.min_support} lost more than {policy.max_f1_drop:.3f} F1"
         )
-    ece_up = challenger["ece"] - champion["ece"]
+    ece_up = challenger.ece - champion.ece
     ece = (
-        f"ECE {champion['ece']:.4f} -> {challenger['ece']:.4f} "
+        f"ECE {champion.ece:.4f} -> {challenger.ece:.4f} "
         f"(increase {ece_up:+.4f}, allowed {policy.max_ece_increase:.4f})"
     )
     (passed if ece_up <= policy.max_ece_increase else failed).append(ece)
     if golden_champion is not None and golden_challenger is not None:
-        drop = golden_champion["accuracy"] - golden_challenger["accuracy"]
+        drop = golden_champion.accuracy - golden_challenger.accuracy
         golden = (
-            f"golden accuracy {golden_champion['accuracy']:.4f} -> {golden_challenger['accuracy']:.4f} "
+            f"golden accuracy {golden_champion.accuracy:.4f} -> {golden_challenger.accuracy:.4f} "
             f"(drop {drop:+.4f}, allowed {policy.max_golden_drop:.4f})"
         )
         (passed if drop <= policy.max_golden_drop else failed).append(golden)
@@ -153,7 +150,8 @@ def description_table(record: dict[str, Any], split: str = "heldout", min_suppor
     columns = ["description", "support", "f1_champion", "f1_challenger", "change"]
     if not pair:
         return pd.DataFrame(columns=columns)
-    return pd.DataFrame(f1_changes(pair["champion"], pair["challenger"], min_support), columns=columns)
+    rows = f1_changes(pair["champion"]["per_description"], pair["challenger"]["per_description"], min_support)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def f1_change_figure(table: pd.DataFrame) -> Any:

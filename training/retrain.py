@@ -85,7 +85,7 @@ def fill_sentiment(frame: pd.DataFrame, model: ContactModel) -> tuple[pd.DataFra
     blank = frame["sentiment"].str.strip() == ""
     if blank.any() and model.sentiment_head is not None:
         results = model.suggest(frame.loc[blank, "text"].tolist(), top_k=1)
-        frame.loc[blank, "sentiment"] = [r["sentiment"]["label"] for r in results]
+        frame.loc[blank, "sentiment"] = [r.sentiment.label if r.sentiment else "" for r in results]
     return frame, int(blank.sum()) if model.sentiment_head is not None else 0
 
 
@@ -272,6 +272,10 @@ def judge(
         golden["champion"] if golden else None,
         golden["challenger"] if golden else None,
     )
+    as_json = {
+        split: {who: e.to_dict() for who, e in pair.items()} if pair else None
+        for split, pair in (("heldout", heldout), ("golden", golden))
+    }
     return {
         "passed": passed,
         "decision": "promoted" if passed else "kept as challenger",
@@ -280,7 +284,7 @@ def judge(
         "challenger_version": str(registered["version"]),
         "challenger_run_id": registered["run_id"],
         "policy": policy.as_dict(),
-        "metrics": {"heldout": heldout, "golden": golden},
+        "metrics": as_json,  # the evaluate JSON of each model on each set
         "data": data.counts,
         "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

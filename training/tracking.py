@@ -21,6 +21,7 @@ import numpy as np
 from contactlens.model import ContactModel
 from contactlens.pyfunc import log_pyfunc
 from contactlens.registry import client, quiet_mlflow
+from contactlens.results import Evaluation
 from contactlens.settings import Settings
 from training import plots
 
@@ -102,7 +103,7 @@ def log_training(
     model: ContactModel,
     settings: Settings,
     figures: dict[str, Any],
-    evaluation: dict[str, Any] | None,
+    evaluation: Evaluation | None,
     tags: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Log a trained artifact as an MLflow run and register it. Returns run id and registered version."""
@@ -123,12 +124,13 @@ def log_training(
         params |= {"taxonomy_version": meta["taxonomy_version"], "review_threshold": meta["review_threshold"]}
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(scalar_metrics(meta["metrics"]["validation"], "val"))
-        if evaluation:
-            mlflow.log_metrics(scalar_metrics(evaluation, "test"))
+        test = evaluation.to_dict() if evaluation is not None else None
+        if test:
+            mlflow.log_metrics(scalar_metrics(test, "test"))
         mlflow.log_metric("train_seconds", meta["train_seconds"])
         for name, fig in figures.items():
             mlflow.log_artifact(str(plots.save(fig, Path(tmp) / f"{name}.png")), "figures")
-        report = {"validation": meta["metrics"]["validation"], "test": evaluation}
+        report = {"validation": meta["metrics"]["validation"], "test": test}
         (Path(tmp) / "report.json").write_text(json.dumps(report, indent=2))
         mlflow.log_artifact(str(Path(tmp) / "report.json"), "report")
         with registration_chatter_dropped():

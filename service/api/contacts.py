@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import func, select
 
 from contactlens import retention
-from contactlens.model import review_reasons as suggestion_reasons
 from contactlens.redaction import clean_full
 from contactlens.reports import date_range, to_utc
+from contactlens.results import review_reasons as suggestion_reasons
 from contactlens.routing import owners
 from contactlens.store import (
     CURRENT,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Annotated, Any
 
@@ -12,7 +12,8 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from contactlens.model import ContactModel, brief_decision
+from contactlens import results
+from contactlens.model import ContactModel
 from contactlens.store import Suggestion, new_id, utcnow
 from service.auth import Logger
 from service.deps import ModelDep, SettingsDep, check_lengths, note_database_error, review_threshold
@@ -64,10 +65,10 @@ def suggest_batch(
     check_request_chars(body.texts, settings)
     threshold = review_threshold(model, settings)
     calls = [Pending(model, threshold, t, body.top_k, body.channel) for t in body.texts]
-    return {"results": answer_batch(request.app, calls, request)}
+    return BatchSuggestResponse(results=answer_batch(request.app, calls, request))
 
 
-def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = None) -> list[dict[str, Any]]:
+def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = None) -> list[SuggestResponse]:
     """Answer several suggest calls with one `ContactModel.suggest` per (model, threshold) among them (a
     reload mid-batch can mix two models), log them with one hand-over, and fan the answers out in order.
 
@@ -76,7 +77,7 @@ def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = N
     groups: dict[tuple[int, float, bool], list[int]] = {}
     for i, call in enumerate(calls):
         groups.setdefault((id(call.model), call.threshold, call.explain), []).append(i)
-    results: list[dict[str, Any]] = [{} for _ in calls]
+    found: dict[int, results.Suggestion] = {}
     for members in groups.values():
         first = calls[members[0]]
         top_k = max(_STORED_RANKS, *(calls[i].top_k for i in members))
@@ -84,31 +85,35 @@ def answer_batch(app: FastAPI, calls: list[Pending], request: Request | None = N
         score = partial(first.model.suggest, top_k=top_k, threshold=first.threshold, explain=first.explain)
         settings = app.state.settings
         scored = score(texts) if request is None else score_in_chunks(request, settings, texts, score)
-        for i, r in zip(members, scored, strict=True):
-            results[i] = r
-    rows = [_row(call.model, r, call.channel) for call, r in zip(calls, results, strict=True)]
+        found |= dict(zip(members, scored, strict=True))
+    answers = [found[i] for i in range(len(calls))]
+    rows = [_row(call.model, r, call.channel) for call, r in zip(calls, answers, strict=True)]
     stored = _store(app, rows)
     metrics = app.state.metrics
     out = []
-    for call, r, row in zip(calls, results, rows, strict=True):
-        metrics.observe_suggestion(row["top1_confidence"], r["needs_review"])
-        out.append(
-            {
-                **r,
-                "suggestions": r["suggestions"][: call.top_k],
-                **({"explanations": r["explanations"][: call.top_k]} if call.explain else {}),
-                "suggestion_id": row["id"] if stored else None,
-                "model_version": call.model.version,
-                "taxonomy_version": call.model.taxonomy.version,
-            }
-        )
+    for call, r, row in zip(calls, answers, rows, strict=True):
+        metrics.observe_suggestion(row["top1_confidence"], r.needs_review)
+        out.append(_response(call, r, row["id"] if stored else None))
     return out
 
 
-def _row(model: ContactModel, result: dict[str, Any], channel: str | None) -> dict[str, Any]:
-    ranked = [{"id": s["id"], "confidence": s["confidence"]} for s in result["suggestions"]]
-    ids = [s["id"] for s in ranked] + [None] * _STORED_RANKS
-    sentiment = result["sentiment"]
+def _response(call: Pending, result: results.Suggestion, suggestion_id: str | None) -> SuggestResponse:
+    """The API's answer: the model's result with its top_k suggestions (and explanations), the stored id and
+    the versions."""
+    k = call.top_k
+    explained = result.explanations[:k] if result.explanations is not None else None
+    shown = replace(result, suggestions=result.suggestions[:k], explanations=explained)
+    answer = shown.to_dict() | {
+        "suggestion_id": suggestion_id,
+        "model_version": call.model.version,
+        "taxonomy_version": call.model.taxonomy.version,
+    }
+    return SuggestResponse.model_validate(answer)
+
+
+def _row(model: ContactModel, result: results.Suggestion, channel: str | None) -> dict[str, Any]:
+    ranked = [{"id": s.id, "confidence": s.confidence} for s in result.suggestions]
+    ids = [s.id for s in result.suggestions] + [None] * _STORED_RANKS
     return {
         "id": new_id(),
         "created_at": utcnow(),
@@ -118,13 +123,12 @@ def _row(model: ContactModel, result: dict[str, Any], channel: str | None) -> di
         "top1_id": ids[0],
         "top2_id": ids[1],
         "top3_id": ids[2],
-        "top1_confidence": ranked[0]["confidence"],
+        "top1_confidence": result.top.confidence,
         "ranked": ranked,
-        "sentiment": sentiment["label"] if sentiment else None,
-        "needs_review": result["needs_review"],
-        "fits_no_description": result.get("fits_no_description", False),
-        # None (stored as null) for a model answer without a decision
-        "descriptions": brief_decision(result["descriptions"]) if "descriptions" in result else None,
+        "sentiment": result.sentiment.label if result.sentiment else None,
+        "needs_review": result.needs_review,
+        "fits_no_description": result.fits_no_description,
+        "descriptions": result.brief_decision(),  # None (stored as null) for an answer without a decision
     }
 
 

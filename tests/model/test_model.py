@@ -12,7 +12,7 @@ from contactlens.model import ContactModel
 
 
 def top1(model: ContactModel, text: str) -> str:
-    return model.suggest([text], top_k=1)[0]["suggestions"][0]["id"]
+    return model.suggest([text], top_k=1)[0].top.id
 
 
 @pytest.mark.parametrize(
@@ -41,16 +41,16 @@ def test_invariant_to_typos(sample_model, original, variant):
 def test_invariant_to_personal_names(sample_model, name):
     template = "{} at the Leeds store was so helpful and friendly today, please pass on my thanks"
     base, other = sample_model.suggest([template.format("Sarah"), template.format(name)], top_k=1)
-    assert other["suggestions"][0]["id"] == base["suggestions"][0]["id"]
+    assert other.top.id == base.top.id
     # The confidence itself may move (rare names carry heavy character n-grams); the choice must not.
 
 
 def test_invariant_to_a_redacted_email(sample_model):
     a = sample_model.suggest(["I still have not had my refund, please email me at jo.bloggs@example.com"])[0]
     b = sample_model.suggest(["I still have not had my refund, please email me at sam.smith@example.org"])[0]
-    assert "<EMAIL>" in a["redacted_text"] and "example.com" not in a["redacted_text"]
-    assert a["redacted_text"] == b["redacted_text"]
-    assert a["suggestions"] == b["suggestions"]
+    assert "<EMAIL>" in a.redacted_text and "example.com" not in a.redacted_text
+    assert a.redacted_text == b.redacted_text
+    assert a.suggestions == b.suggestions
 
 
 MFT = [
@@ -77,7 +77,7 @@ MFT = [
 
 @pytest.mark.parametrize(("text", "expected"), MFT, ids=[e for _, e in MFT])
 def test_minimum_functionality(sample_model, text, expected):
-    top3 = [s["id"] for s in sample_model.suggest([text], top_k=3)[0]["suggestions"]]
+    top3 = [s.id for s in sample_model.suggest([text], top_k=3)[0].suggestions]
     assert expected in top3, top3
 
 
@@ -88,19 +88,19 @@ def test_minimum_functionality_top1_rate(sample_model):
 
 def test_suggestion_shape_and_calibration(sample_model):
     out = sample_model.suggest(["parcel never arrived"], top_k=5)[0]
-    confs = [s["confidence"] for s in out["suggestions"]]
+    confs = [s.confidence for s in out.suggestions]
     assert len(confs) == 5 and confs == sorted(confs, reverse=True)
     assert 0 < sum(confs) <= 1.0001
-    first = out["suggestions"][0]
-    assert first["group"] and first["owner"] and first["name"]
-    assert out["sentiment"]["label"] in {"negative", "neutral", "positive"}
-    assert sample_model.suggest(["parcel never arrived"], threshold=1.0)[0]["needs_review"] is True
-    assert sample_model.suggest(["parcel never arrived"], threshold=0.0)[0]["needs_review"] is False
+    first = out.top
+    assert first.group and first.owner and first.name
+    assert out.sentiment is not None and out.sentiment.label in {"negative", "neutral", "positive"}
+    assert sample_model.suggest(["parcel never arrived"], threshold=1.0)[0].needs_review is True
+    assert sample_model.suggest(["parcel never arrived"], threshold=0.0)[0].needs_review is False
 
 
 def test_compliment_is_positive(sample_model):
     out = sample_model.suggest(["Thank you so much, the staff in Bristol were wonderful and really kind"])[0]
-    assert out["sentiment"]["label"] == "positive"
+    assert out.sentiment is not None and out.sentiment.label == "positive"
 
 
 def test_save_load_round_trip_predicts_the_same(sample_model, tmp_path: Path):

@@ -1,6 +1,7 @@
 """Several descriptions per contact, each with its own sentiment (the sample data has multi-topic rows)."""
 
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from contactlens import taxonomy as taxmod
 from contactlens.cli import app
 from contactlens.errors import DataError
 from contactlens.model import ContactModel
+from contactlens.results import Evaluation
 from tests.conftest import DATA, cli_error_line
 from training.evaluate import evaluate_frame, multilabel_metrics
 from training.fit import train, tune_thresholds, validate_training_data
@@ -30,7 +32,7 @@ def test_frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def report(sample_model, test_frame) -> dict:
+def report(sample_model, test_frame) -> Evaluation:
     return evaluate_frame(sample_model, test_frame)
 
 
@@ -45,41 +47,44 @@ def test_sample_model_has_a_multilabel_head_with_a_threshold_per_description(sam
 
 def test_suggest_gives_each_description_that_applies_its_own_sentiment(sample_model):
     out = sample_model.suggest([MIXED])[0]
-    found = {d["id"]: d for d in out["descriptions"]}
+    assert out.descriptions is not None
+    found = {d.id: d for d in out.descriptions}
     assert {"staff_compliment", "refund_not_received"} <= set(found), found
-    assert found["staff_compliment"]["sentiment"]["label"] == "positive"
-    assert found["refund_not_received"]["sentiment"]["label"] == "negative"
-    for d in out["descriptions"]:
-        assert set(d) >= {"id", "name", "group", "owner", "confidence", "sentiment"}
-        assert 0.0 <= d["confidence"] <= 1.0
-    confidences = [d["confidence"] for d in out["descriptions"]]
+    tones = {d: s.sentiment.label if s.sentiment else None for d, s in found.items()}
+    assert (tones["staff_compliment"], tones["refund_not_received"]) == ("positive", "negative")
+    for d in out.descriptions:
+        assert d.name and d.group and d.owner and 0.0 <= d.confidence <= 1.0
+    confidences = [d.confidence for d in out.descriptions]
     assert confidences == sorted(confidences, reverse=True)
     # The ranked suggestions stay as they were: a probability distribution over the primary description.
-    assert out["suggestions"][0]["id"] in found
+    assert out.top.id in found
 
 
 def test_one_topic_text_gets_one_description(sample_model):
     out = sample_model.suggest(["My parcel was due on Tuesday and it's now Friday with no sign of it."])[0]
-    assert [d["id"] for d in out["descriptions"]] == ["late_delivery"]
-    assert out["descriptions"][0]["sentiment"]["label"] == out["sentiment"]["label"]
+    assert out.descriptions is not None and [d.id for d in out.descriptions] == ["late_delivery"]
+    assert out.descriptions[0].sentiment and out.sentiment
+    assert out.descriptions[0].sentiment.label == out.sentiment.label
 
 
 def test_evaluate_reports_the_multilabel_keys(report, test_frame):
     multi = test_frame["labels"].map(len).gt(1).sum()
     assert multi >= 40  # the sample test set has multi-topic rows
-    assert 0.75 < report["multilabel_micro_f1"] <= 1.0
-    assert 0.7 < report["multilabel_macro_f1"] <= 1.0
-    assert 0.5 < report["exact_match"] < report["multilabel_micro_f1"]
-    per = report["multilabel_per_description"]
+    assert 0.75 < report.multilabel_micro_f1 <= 1.0
+    assert 0.7 < report.multilabel_macro_f1 <= 1.0
+    assert 0.5 < report.exact_match < report.multilabel_micro_f1
+    per = report.multilabel_per_description
     assert per["staff_compliment"]["support"] == int(
         test_frame["labels"].map(lambda ls: "staff_compliment" in ls).sum()
     )
-    assert report["sentiment_per_description_n"] == sum(len(ls) for ls in test_frame["labels"])
-    assert report["sentiment_per_description_multi_n"] == sum(
+    assert report.sentiment_per_description_n == sum(len(ls) for ls in test_frame["labels"])
+    assert report.sentiment_per_description_multi_n == sum(
         len(ls) for ls in test_frame["labels"] if len(ls) > 1
     )
-    assert report["sentiment_per_description_accuracy"] > 0.85
-    assert 0.0 <= report["multilabel_ece"] < 0.1
+    assert report.sentiment_per_description_accuracy > 0.85
+    assert 0.0 <= report.multilabel_ece < 0.1
+    # Every key of the contract (tests/unit/test_results.py), but the short-text slice: none in this file.
+    assert set(report.to_dict()) == {f.name for f in fields(Evaluation)} - {"slice_short_texts"}
 
 
 def test_clause_sentiment_beats_giving_every_description_the_overall_sentiment(
@@ -94,7 +99,7 @@ def test_clause_sentiment_beats_giving_every_description_the_overall_sentiment(
         if len(ids) > 1
         for want in wants
     ]
-    assert report["sentiment_per_description_accuracy_multi"] > np.mean(naive) + 0.05
+    assert report.sentiment_per_description_accuracy_multi > np.mean(naive) + 0.05
 
 
 def test_multilabel_metrics_on_a_known_case():
@@ -126,8 +131,8 @@ def test_single_label_data_trains_as_before(encoder_dir, fast_config, tmp_path: 
     )
     assert not model.multilabel and model.metadata["heads"]["multilabel"] is None
     out = model.suggest([MIXED])[0]
-    assert [d["id"] for d in out["descriptions"]] == [out["suggestions"][0]["id"]]
-    assert out["descriptions"][0]["sentiment"] == out["sentiment"]
+    assert out.descriptions is not None and [d.id for d in out.descriptions] == [out.top.id]
+    assert out.descriptions[0].sentiment == out.sentiment
     again = ContactModel.load(tmp_path / "m")
     assert again.multilabel_head is None
 

@@ -27,10 +27,10 @@ def test_concurrent_calls_are_batched_and_answered_each_as_alone(client, sample_
     alone = {t: sample_model.suggest([t], top_k=5)[0] for t in TEXTS}
     for (text, top_k), answer in zip(calls, answers, strict=True):
         expected = alone[text]
-        assert [s["id"] for s in answer["suggestions"]] == [s["id"] for s in expected["suggestions"][:top_k]]
-        for got, want in zip(answer["suggestions"], expected["suggestions"], strict=False):
-            assert abs(got["confidence"] - want["confidence"]) < 1e-3  # float32 padding noise only
-        assert [d["id"] for d in answer["descriptions"]] == [d["id"] for d in expected["descriptions"]]
+        assert [s["id"] for s in answer["suggestions"]] == [s.id for s in expected.suggestions[:top_k]]
+        for got, want in zip(answer["suggestions"], expected.suggestions, strict=False):
+            assert abs(got["confidence"] - want.confidence) < 1e-3  # float32 padding noise only
+        assert [d["id"] for d in answer["descriptions"]] == [d.id for d in expected.descriptions or ()]
         assert answer["suggestion_id"]
     assert len({a["suggestion_id"] for a in answers}) == len(calls)
     metrics = client.get("/metrics").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from service_helpers import HEADERS, log_contact, suggest
 from sqlalchemy import select
 
+from contactlens import results
 from contactlens.store import ContactDescription, ReviewDecision, Suggestion
 
 REVIEWER = HEADERS["reviewer"]
@@ -36,24 +38,22 @@ def decide_as(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         model = client.app.state.model
         real = type(model).suggest
 
-        def suggest(texts: list[str], *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-            out = real(model, texts, *args, **kwargs)
-            for item in out:
-                item.pop("descriptions", None)
-                if decided is not None:
-                    item["descriptions"] = [
-                        {
-                            "id": did,
-                            "name": model.taxonomy.descriptions[did].name,
-                            "group": "g",
-                            "group_id": model.taxonomy.descriptions[did].group,
-                            "owner": model.taxonomy.descriptions[did].owner,
-                            "confidence": 0.9 - 0.1 * i,
-                            "sentiment": {"label": s, "confidence": 0.8} if s else None,
-                        }
-                        for i, (did, s) in enumerate(decided)
-                    ]
-            return out
+        def suggest(texts: list[str], *args: Any, **kwargs: Any) -> list[results.Suggestion]:
+            chosen = None
+            if decided is not None:
+                chosen = tuple(
+                    results.DecidedDescription(
+                        id=did,
+                        name=model.taxonomy.descriptions[did].name,
+                        group="g",
+                        group_id=model.taxonomy.descriptions[did].group,
+                        owner=model.taxonomy.descriptions[did].owner,
+                        confidence=0.9 - 0.1 * i,
+                        sentiment=results.Sentiment(s, 0.8) if s else None,
+                    )
+                    for i, (did, s) in enumerate(decided)
+                )
+            return [replace(item, descriptions=chosen) for item in real(model, texts, *args, **kwargs)]
 
         monkeypatch.setattr(model, "suggest", suggest)
 
@@ -65,11 +65,11 @@ def test_suggest_gives_the_models_decision_and_stores_it(client: TestClient) -> 
     answer = suggest(client, text, top_k=1)
     model = client.app.state.model
     [expected] = model.suggest([text], top_k=3)
-    wanted = expected.get("descriptions", [])
+    wanted = expected.descriptions or ()
     assert [(d["id"], d["confidence"]) for d in answer["descriptions"]] == [
-        (d["id"], d["confidence"]) for d in wanted
+        (d.id, d.confidence) for d in wanted
     ]
-    if "descriptions" in expected and not model.multilabel:  # single-label: its top suggestion alone
+    if expected.descriptions is not None and not model.multilabel:  # single-label: its top suggestion alone
         assert [d["id"] for d in answer["descriptions"]] == [answer["suggestions"][0]["id"]]
     for d in answer["descriptions"]:
         assert d["name"] == model.taxonomy.descriptions[d["id"]].name and 0 < d["confidence"] <= 1
@@ -82,7 +82,7 @@ def test_suggest_gives_the_models_decision_and_stores_it(client: TestClient) -> 
         }
         for d in answer["descriptions"]
     ]
-    assert row.descriptions == (kept if "descriptions" in expected else None)
+    assert row.descriptions == (kept if expected.descriptions is not None else None)
 
 
 def test_a_model_without_a_decision_gives_an_empty_list(client: TestClient, decide_as) -> None:

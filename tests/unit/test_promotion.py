@@ -1,18 +1,24 @@
-"""The promotion gate on hand-made metric dicts: each bound blocks on its own, and passes at its edge."""
+"""The promotion gate on hand-made evaluations: each bound blocks on its own, and passes at its edge."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from contactlens.results import Evaluation
 from training.promotion import GatePolicy, description_table, f1_changes, gate, summary_table
 
+# A whole evaluate JSON (the sample model on data/test.csv, tables cut short); each test sets what it judges.
+BASE = Evaluation.from_dict(json.loads((Path(__file__).parent / "golden_evaluation.json").read_text()))
 
-def metrics(accuracy: float, ece: float = 0.05, **f1: tuple[float, int]) -> dict[str, Any]:
-    """An evaluate_frame-shaped dict: per-description F1 given as name=(f1, support)."""
+
+def metrics(accuracy: float, ece: float = 0.05, **f1: tuple[float, int]) -> Evaluation:
+    """An evaluation with per-description F1 given as name=(f1, support)."""
     per = {d: {"precision": f, "recall": f, "f1": f, "support": s} for d, (f, s) in f1.items()}
-    return {"n": 100, "accuracy": accuracy, "macro_f1": accuracy, "ece": ece, "per_description": per}
+    return replace(BASE, n=100, accuracy=accuracy, macro_f1=accuracy, ece=ece, per_description=per)
 
 
 CHAMPION = metrics(0.80, late=(0.80, 30), lost=(0.70, 30), rare=(0.90, 3))
@@ -82,7 +88,8 @@ def test_every_failed_check_is_listed():
 
 
 def test_f1_changes_are_sorted_largest_drop_first():
-    rows = f1_changes(CHAMPION, metrics(0.9, late=(0.95, 30), lost=(0.60, 30), rare=(1.0, 3)), min_support=1)
+    after = metrics(0.9, late=(0.95, 30), lost=(0.60, 30), rare=(1.0, 3))
+    rows = f1_changes(CHAMPION.per_description, after.per_description, min_support=1)
     assert [r["description"] for r in rows] == ["lost", "rare", "late"]
     assert rows[0]["change"] == pytest.approx(-0.10)
 
@@ -90,7 +97,10 @@ def test_f1_changes_are_sorted_largest_drop_first():
 def test_notebook_tables_from_a_record():
     record = {
         "metrics": {
-            "heldout": {"champion": CHAMPION, "challenger": metrics(0.85, late=(0.85, 30), lost=(0.60, 30))},
+            "heldout": {
+                "champion": CHAMPION.to_dict(),
+                "challenger": metrics(0.85, late=(0.85, 30), lost=(0.60, 30)).to_dict(),
+            },
             "golden": None,
         }
     }
