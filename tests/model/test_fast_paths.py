@@ -18,7 +18,38 @@ def test_sparse_features_equal_the_vectorizer(sample_model) -> None:
     fast = sparse_features(sample_model.vectorizer, TEXTS)
     slow = sample_model.vectorizer.transform(TEXTS)
     assert sp.isspmatrix_csr(fast) or isinstance(fast, sp.csr_array)
-    assert fast.shape == slow.shape and abs(fast - slow).max() == 0
+    assert fast.shape == slow.shape and abs(fast - slow).max() < 1e-12
+    many = TEXTS * 20  # beyond the typing path's few texts: scikit-learn's own transform
+    assert (
+        abs(sparse_features(sample_model.vectorizer, many) - sample_model.vectorizer.transform(many)).max()
+        < 1e-12
+    )
+
+
+def test_the_typing_path_tfidf_equals_scikit_learn_for_every_option() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from contactlens import model as cm
+
+    train = [
+        "parcel late again",
+        "refund not received!!",
+        "gr8 service ta",
+        "where is my parcel",
+        "late late",
+    ]
+    texts = ["my parcel is late", "", "zzz unknown words only", "refund refund refund", "Parcel LATE?"]
+    for options in (
+        {"analyzer": "word", "ngram_range": (1, 2)},
+        {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True},
+        {"analyzer": "word", "norm": None},
+        {"analyzer": "word", "use_idf": False, "dtype": np.float32},
+    ):
+        t = TfidfVectorizer(**options).fit(train)
+        fast, slow = cm._fast_tfidf(t, texts), t.transform(texts)
+        assert fast is not None and fast.dtype == slow.dtype and fast.shape == slow.shape
+        assert np.allclose(fast.toarray(), slow.toarray(), rtol=1e-6, atol=1e-9), options
+    assert cm._fast_tfidf(TfidfVectorizer(binary=True).fit(train), texts) is None  # not reproduced: sklearn's
 
 
 def test_member_proba_equals_predict_proba(sample_model) -> None:
