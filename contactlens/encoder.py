@@ -38,6 +38,9 @@ _SORT_CHUNK = 4096
 # The same epsilons as sentence-transformers: torch.clamp(min=1e-9) and F.normalize(eps=1e-12).
 _MASK_EPS = 1e-9
 _NORM_EPS = 1e-12
+# Free the arena's chunks that a run added (and no other run is using) when it ends.
+_SHRINK_ARENA = ort.RunOptions()
+_SHRINK_ARENA.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
 
 def _read_meta(directory: Path) -> dict[str, Any]:
@@ -121,6 +124,7 @@ class OnnxEncoder:
         self._normalize = bool(meta["normalize"])
         pad_id = tokenizer.token_to_id("[PAD]")
         self._pad_id = 0 if pad_id is None else pad_id
+        self._counter: Tokenizer | None = None  # the tokenizer without truncation, made when first needed
 
     @classmethod
     def load(cls, directory: Path, intra_op_threads: int = DEFAULT_INTRA_OP_THREADS) -> OnnxEncoder:
@@ -168,6 +172,15 @@ class OnnxEncoder:
         """A copy of encoder.json (source package, version, checksums)."""
         return dict(self._meta)
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens per text before truncation, [CLS] and [SEP] included (a text costs min(this,
+        max_seq_length) tokens to embed)."""
+        if self._counter is None:
+            counter = Tokenizer.from_str(self._tokenizer.to_str())
+            counter.no_truncation()
+            self._counter = counter
+        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=True)]
+
     def encode(
         self,
         texts: list[str],
@@ -196,6 +209,9 @@ class OnnxEncoder:
                 f"batch_size and max_batch_tokens must be at least 1, got {batch_size}, {max_batch_tokens}"
             )
         texts = list(texts)
+        # Several texts (a batch, or concurrent calls) grow ONNX Runtime's arena, which keeps its high-water
+        # mark for good: such runs hand back what they added. One text (the typing path) keeps it warm.
+        run_options = _SHRINK_ARENA if len(texts) > 1 else None
         bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
         if bad is not None:
             raise TypeError(f"text {bad} is a {type(texts[bad]).__name__}, not a str")
@@ -212,7 +228,7 @@ class OnnxEncoder:
                 encodings = self._tokenizer.encode_batch(chunk, add_special_tokens=True)
                 lengths = [len(e.ids) for e in encodings]
                 for rows in _plan_batches(lengths, batch_size, max_batch_tokens):
-                    embedded = self._embed_batch([encodings[i] for i in rows])
+                    embedded = self._embed_batch([encodings[i] for i in rows], run_options)
                     result[[chunk_start + i for i in rows]] = embedded
                     if bar is not None:
                         bar.update(len(rows))
@@ -221,7 +237,7 @@ class OnnxEncoder:
                 bar.close()
         return result
 
-    def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
+    def _embed_batch(self, encodings: list[Any], run_options: ort.RunOptions | None = None) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         input_ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -232,7 +248,7 @@ class OnnxEncoder:
             attention_mask[row, :n] = enc.attention_mask
             token_type_ids[row, :n] = enc.type_ids
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-        (hidden,) = self._session.run([OUTPUT_NAME], feeds)
+        (hidden,) = self._session.run([OUTPUT_NAME], feeds, run_options)
         return _pool(hidden, attention_mask, self._normalize)
 
 

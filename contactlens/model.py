@@ -283,6 +283,13 @@ class ContactModel:
         multi = self.multilabel_head.proba(feats) if self.multilabel_head else None
         return Scores(cleaned, emb, proba, sent, multi, feats["tfidf"])
 
+    def scoring_cost(self, texts: list[str]) -> list[int]:
+        """An upper bound of the encoder tokens `suggest` spends on each text, the most of its work: the
+        text (cut at the encoder's `max_seq_length`) and, should it be about several descriptions, every
+        token of it again as clauses (`assign_clauses`, not cut). A long text costs about twice its length."""
+        window = self.encoder.max_seq_length
+        return [min(n, window) + n for n in self.encoder.token_counts(texts)]
+
     def fit_evidence(self, scores: Scores) -> novelty.Evidence | None:
         """Whether each scored contact fits no description, and its novelty score (None: no reference)."""
         if "centroids" not in self.reference or len(self.reference["centroids"]) != scores.proba.shape[1]:

@@ -44,6 +44,16 @@ class Settings(BaseSettings):
         description="Characters of verbatim one request may carry in all (a batch); more is refused with "
         "413. Request bodies are refused beyond 8 bytes per character of this (plus 64 KiB).",
     )
+    max_request_tokens: int = Field(
+        10_000,
+        ge=1_000,
+        description="What one batch may cost to score, in encoder tokens (each text's tokens up to the "
+        "encoder's 256, all of them again for its clauses, plus `tokens_per_text`); more is refused with "
+        "413. About 0.3 ms of CPU a token: the default keeps a batch under about 4 s of CPU.",
+    )
+    tokens_per_text: int = Field(
+        16, ge=0, description="The fixed cost of a text in a batch (cleaning, heads, storage), in tokens."
+    )
     request_time_budget_seconds: float = Field(
         30.0, gt=0, description="A batch still scoring after this long stops and answers 503."
     )

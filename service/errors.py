@@ -59,7 +59,8 @@ _WHY = {
     403: "The key's role may not do this.",
     404: "No such item.",
     409: "The request conflicts with stored data (already logged, already decided, a reload running).",
-    413: "The request is too large (body size or characters in all: `max_request_chars`).",
+    413: "The request is too large (body size, characters in all: `max_request_chars`, or a batch's scoring "
+    "cost: `max_request_tokens`).",
     503: "The database is unavailable or busy, or the request ran over its time budget; retry later.",
 }
 

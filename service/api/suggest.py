@@ -17,7 +17,7 @@ from contactlens.model import ContactModel
 from contactlens.store import Suggestion, new_id, utcnow
 from service.auth import Logger
 from service.deps import ModelDep, SettingsDep, check_lengths, note_database_error, review_threshold
-from service.limits import check_request_chars, score_in_chunks
+from service.limits import check_request_chars, check_request_cost, score_in_chunks
 from service.schemas import BatchSuggestRequest, BatchSuggestResponse, SuggestRequest, SuggestResponse
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,11 @@ async def suggest(
 def suggest_batch(
     body: BatchSuggestRequest, request: Request, model: ModelDep, settings: SettingsDep, _: Logger
 ) -> Any:
-    """Suggest for up to 256 verbatims at once, `max_request_chars` characters in all (else 413)."""
+    """Suggest for up to 256 verbatims at once, `max_request_chars` characters and `max_request_tokens` of
+    scoring cost in all (else 413)."""
     check_lengths(body.texts, settings, field="texts")
     check_request_chars(body.texts, settings)
+    check_request_cost(model, body.texts, settings)
     threshold = review_threshold(model, settings)
     calls = [Pending(model, threshold, t, body.top_k, body.channel) for t in body.texts]
     return BatchSuggestResponse(results=answer_batch(request.app, calls, request))

@@ -151,6 +151,27 @@ def test_long_letter_is_truncated_like_sentence_transformers(encoder: OnnxEncode
     np.testing.assert_allclose(got[0], got[1], atol=1e-6)
 
 
+def test_token_counts_are_not_truncated(encoder: OnnxEncoder) -> None:
+    short, letter = encoder.token_counts(["parcel late", LETTER])
+    assert short == 4  # [CLS] parcel late [SEP]
+    assert letter > encoder.max_seq_length  # the letter's every token, not the 256 the encoder reads
+    assert encoder.token_counts([LETTER + " " + LETTER])[0] > 2 * letter - 3
+    assert len(encoder._tokenizer.encode(LETTER).ids) == encoder.max_seq_length  # encoding still truncates
+
+
+def test_batches_shrink_the_arena_and_one_text_does_not(
+    encoder: OnnxEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+    embed = encoder._embed_batch
+    monkeypatch.setattr(
+        encoder, "_embed_batch", lambda encs, options=None: seen.append(options) or embed(encs)
+    )
+    encoder.encode(["parcel late"])
+    encoder.encode(["parcel late", "refund missing"])
+    assert seen == [None, encoder_module._SHRINK_ARENA]
+
+
 def test_rows_come_back_in_input_order(encoder: OnnxEncoder) -> None:
     texts = CORPUS[:80]
     # Alternating lengths, so sorting by length truly reorders the batches.

@@ -167,3 +167,13 @@ def test_a_newer_format_is_refused_before_any_pickle_is_read(sample_model, tmp_p
     (tmp_path / "heads.joblib").write_bytes(b"a pickle from the future")
     with pytest.raises(ModelError, match="artifact format 2, this ContactLens reads format 1; upgrade"):
         ContactModel.load(tmp_path)
+
+
+def test_scoring_cost_is_the_window_plus_every_token_again(sample_model):
+    """The cost bound of a batch (service.limits): a text's tokens up to the window, and all again for its
+    clauses; so a long text costs about twice its length and 256 short texts more than 10 long ones."""
+    window = sample_model.encoder.max_seq_length
+    short, long_text = "parcel late", " ".join(["my parcel was late and the driver was rude"] * 100)
+    n_short, n_long = sample_model.encoder.token_counts([short, long_text])
+    assert sample_model.scoring_cost([short, long_text]) == [2 * n_short, window + n_long]
+    assert n_long > 3 * window

@@ -176,6 +176,40 @@ def test_a_batch_over_the_character_limit_is_a_413(make_client) -> None:
     assert r.status_code == 413
 
 
+def test_a_batch_over_its_scoring_cost_is_a_413_that_says_what_to_do(make_client) -> None:
+    client = make_client(max_request_tokens=1_000, tokens_per_text=10)
+    # 40 texts of 4 tokens: (4 + 4 + 10) x 40 = 720 tokens, well under 1,000 characters too
+    assert (
+        client.post("/v1/suggest/batch", json={"texts": ["Parcel late"] * 40}, headers=LOGGER).status_code
+        == 200
+    )
+    # 60 of them: 1,080 tokens, though only 660 characters
+    r = client.post("/v1/suggest/batch", json={"texts": ["Parcel late"] * 60}, headers=LOGGER)
+    assert r.status_code == 413
+    detail = r.json()["detail"]
+    assert "1080 encoder tokens" in detail and "at most 1000" in detail and "split the batch into 2" in detail
+    # two long texts: each costs its window and its every token again
+    long_text = " ".join(["my parcel was late and the driver was rude"] * 30)
+    r = client.post("/v1/suggest/batch", json={"texts": [long_text] * 2}, headers=LOGGER)
+    assert r.status_code == 413 and "send shorter texts" in r.json()["detail"]
+    # one text alone is never refused by cost: max_text_chars bounds it (the typing path is unchanged)
+    assert client.post("/v1/suggest/batch", json={"texts": [long_text]}, headers=LOGGER).status_code == 200
+    assert client.post("/v1/suggest", json={"text": long_text}, headers=LOGGER).status_code == 200
+    with client.app.state.engine.connect() as conn:  # nothing stored for the refused batches
+        assert conn.execute(sa.text("SELECT count(*) FROM suggestions")).scalar_one() == 42
+
+
+def test_request_cost_adds_the_per_text_constant(sample_model) -> None:
+    from service.limits import request_cost
+
+    texts = ["Parcel late", "refund missing for three weeks"]
+    model_cost = sum(sample_model.scoring_cost(texts))
+    assert request_cost(sample_model, texts, Settings(tokens_per_text=0)) == model_cost
+    assert request_cost(sample_model, texts, Settings(tokens_per_text=16)) == model_cost + 32
+    with pytest.raises(ValueError, match="max_request_tokens"):
+        Settings(max_request_tokens=10)
+
+
 def test_a_batch_over_its_time_budget_stops_with_a_503(make_client) -> None:
     client = make_client(request_time_budget_seconds=1e-6)
     r = client.post("/v1/suggest/batch", json={"texts": ["Parcel late"] * 40}, headers=LOGGER)
