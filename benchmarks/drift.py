@@ -65,6 +65,7 @@ from contactlens.drift import (  # noqa: E402
 from contactlens.drift.base import reference_shares  # noqa: E402
 from contactlens.model import ContactModel, Scores, needs_review  # noqa: E402
 from contactlens.taxonomy import Taxonomy  # noqa: E402
+from contactlens.redaction import clean_many  # noqa: E402
 from contactlens.text import clean  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.fit import train  # noqa: E402
@@ -151,7 +152,7 @@ def _train(known: pd.DataFrame, te: pd.DataFrame, model_dir: Path) -> None:
         known, tax, load_config(), model_dir, source="banking77 minus 19", encoder_dir=encoder
     )
     seconds = round(time.perf_counter() - started, 1)
-    cleaned = [clean(t) for t in frame["text"]]
+    cleaned = clean_many(frame["text"].astype(str).tolist())
     emb = model.encoder.encode(cleaned)
     np.savez_compressed(CACHE / "train_oof.npz", oof=oof, embeddings=emb)
     cleaned_test = [clean(t) for t in te["text"]]
@@ -170,7 +171,7 @@ def _rebuild_reference(known: pd.DataFrame, model_dir: Path) -> None:
     saved = np.load(CACHE / "train_oof.npz")
     labels = known["description"].to_numpy(dtype=str)
     oof = saved["oof"]
-    cleaned = [clean(t) for t in known["text"]]
+    cleaned = clean_many(known["text"].astype(str).tolist())  # the full redaction pass, as training runs it
     # The folds of the cached out-of-fold probabilities, as training made them.
     groups, _ = near_duplicate_groups(cleaned, saved["embeddings"])
     folds = head_folds(np.unique(labels, return_inverse=True)[1], groups, load_config())
