@@ -64,8 +64,8 @@ from contactlens.drift import (  # noqa: E402
 )
 from contactlens.drift.base import reference_shares  # noqa: E402
 from contactlens.model import ContactModel, Scores, needs_review  # noqa: E402
-from contactlens.taxonomy import Taxonomy  # noqa: E402
 from contactlens.redaction import clean_many  # noqa: E402
+from contactlens.taxonomy import Taxonomy  # noqa: E402
 from contactlens.text import clean  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.fit import train  # noqa: E402
