@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout, installed or n
 from contactlens.data import Columns, load  # noqa: E402
 from contactlens.drift import (  # noqa: E402
     DriftConfig,
+    DriftReport,
     analyse,
     novelty,  # noqa: E402
 )
@@ -259,12 +260,18 @@ PLAIN_SIZES = (300, 500, 1000, 2000)
 FIRED = ("input_drift", "mix_drift", "confidence_drift", "novelty")
 
 
+def _detected(report: DriftReport, key: str) -> bool:
+    """Whether one check (a key of FIRED) found drift in the report."""
+    section = report.section(key)
+    return bool(section.detected if key == "novelty" else section["detected"])
+
+
 def run_windows(
     model: ContactModel,
     scores: Scores,
     windows: list[np.ndarray],
     key: str = "revisit_taxonomy",
-    inspect: Callable[[int, dict[str, Any]], None] | None = None,
+    inspect: Callable[[int, DriftReport], None] | None = None,
 ) -> dict[str, Any]:
     """Analyse each window; how often `key` (the verdict, or one check's `detected`) is true."""
     hits, unused, seconds = 0, 0, []
@@ -275,17 +282,16 @@ def run_windows(
         seconds.append(time.perf_counter() - started)
         if inspect is not None:
             inspect(i, report)
-        value = report[key] if key == "revisit_taxonomy" else report[key]["detected"]
-        hits += bool(value)
-        fired.update(c for c in FIRED if report[c]["detected"])
-        fired.update(f"novelty by {how}" for how in report["novelty"]["detected_by"])
-        if report["mix_drift"]["increase_test"]["detected"]:
+        detected = {c: _detected(report, c) for c in FIRED}
+        hits += report.revisit_taxonomy if key == "revisit_taxonomy" else detected[key]
+        fired.update(c for c in FIRED if detected[c])
+        fired.update(f"novelty by {how}" for how in report.section("novelty").detected_by)
+        if report.section("mix_drift")["increase_test"]["detected"]:
             fired.update(["mix_drift by increase_test"])
-        fired.update(c for c in ("unused_descriptions", "split_candidates") if report[c])
-        fired.update(
-            ["confused_pairs"] if any(p["confirmed_by_review"] for p in report["confused_pairs"]) else []
-        )
-        unused += bool(report["unused_descriptions"])
+        fired.update(c for c in ("unused_descriptions", "split_candidates") if report.section(c))
+        pairs = report.section("confused_pairs")
+        fired.update(["confused_pairs"] if any(p["confirmed_by_review"] for p in pairs) else [])
+        unused += bool(report.section("unused_descriptions"))
     n = len(windows)
     return {
         "windows": n,
@@ -345,7 +351,8 @@ def cluster_quality(model: ContactModel, te: pd.DataFrame, scores: Scores) -> di
     report = analyse(model, scores, config=DriftConfig())
     labels = te["description"].to_numpy(dtype=str)
     truth = np.isin(labels, LEFT_OUT)
-    members = [(c["id"], i) for c in report["novel_clusters"] for i in c["rows"]]
+    clusters = report.section("novel_clusters")
+    members = [(c["id"], i) for c in clusters for i in c["rows"]]
     if not members:
         return {"clusters": 0}
     cluster_ids = np.array([c for c, _ in members])
@@ -364,11 +371,11 @@ def cluster_quality(model: ContactModel, te: pd.DataFrame, scores: Scores) -> di
             "majority_intent": majority[c["id"]][0],
             "majority_share": round(majority[c["id"]][1] / c["size"], 3),
         }
-        for c in report["novel_clusters"]
+        for c in clusters
     ]
     return {
-        "clusters": len(report["novel_clusters"]),
-        "min_cluster_size": report["novelty"]["min_cluster_size"],
+        "clusters": len(clusters),
+        "min_cluster_size": report.section("novelty").min_cluster_size,
         "contacts_in_clusters": len(rows),
         "unseen_share_of_cluster_members": round(float(truth[rows].mean()), 4),
         "unseen_contacts_in_a_cluster": round(float(np.isin(np.nonzero(truth)[0], rows).mean()), 4),
@@ -378,8 +385,8 @@ def cluster_quality(model: ContactModel, te: pd.DataFrame, scores: Scores) -> di
         "purity": round(sum(n for _, n in majority.values()) / len(rows), 4),
         "left_out_intents_recovered": len(recovered),
         "left_out_intents": len(LEFT_OUT),
-        "revisit_taxonomy": report["revisit_taxonomy"],
-        "reasons": report["reasons"][:8],
+        "revisit_taxonomy": report.revisit_taxonomy,
+        "reasons": report.reasons[:8],
         "proposed": examples,
     }
 
@@ -397,10 +404,10 @@ def mix_windows(model: ContactModel, scores: Scores, draw: Draw, n: int, count: 
         doubled.append(set(chosen))
     tally: Counter[str] = Counter()
 
-    def inspect(i: int, report: dict[str, Any]) -> None:
-        flagged = {r["id"] for r in report["mix_drift"]["descriptions"] if r["significant"]}
+    def inspect(i: int, report: DriftReport) -> None:
+        flagged = {r["id"] for r in report.section("mix_drift")["descriptions"] if r["significant"]}
         tally.update(found=len(flagged & doubled[i]), wrong=len(flagged - doubled[i]))
-        tally.update(verdict=int(report["revisit_taxonomy"]))
+        tally.update(verdict=int(report.revisit_taxonomy))
 
     out = run_windows(model, scores, windows, key="mix_drift", inspect=inspect)
     out["increase_test_fired"] = out["checks_fired"].get("mix_drift by increase_test", 0)

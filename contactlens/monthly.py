@@ -212,4 +212,4 @@ def drift_verdict(session: Session, model: Any, month: date) -> dict[str, Any]:
         found = run_drift(model, pd.DataFrame(rows[::-1], columns=["text", "received_at"]))
     except ContactLensError as exc:  # too few contacts, or a model without a drift reference
         return {"message": f"drift not checked: {exc}"}
-    return {"revisit": bool(found.get("revisit_taxonomy")), "reasons": list(found.get("reasons", []))}
+    return {"revisit": found.revisit_taxonomy, "reasons": list(found.reasons)}

@@ -1,6 +1,7 @@
-"""The public shapes of what the project answers, typed: a suggestion (this module's first half), an
-evaluation and a drift report. Each is a frozen dataclass whose `to_dict()` is the JSON contract the README
-documents, key for key; the API schemas, the CLI, `predict`, the pyfunc and the gates read the attributes.
+"""The public shapes of what the project answers, typed: a suggestion (this module's first half) and an
+evaluation; the drift report's is beside its checks (`contactlens.drift.result`). Each is a frozen dataclass
+whose `to_dict()` is the JSON contract the README documents, key for key; the API schemas, the CLI,
+`predict`, the pyfunc and the gates read the attributes.
 
 The one review rule lives here too (`needs_review`, `review_reasons`): suggest, batch, predict, the pyfunc,
 evaluate and drift all apply it.

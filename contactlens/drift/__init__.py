@@ -6,6 +6,7 @@
 - `checks/`: one module per check, registered in `checks.CHECKS`.
 - `analysis`: runs the registered checks on a window (`analyse`, `run_drift`) and at training time
   (`reference_extras`).
+- `result`: the report they return (`DriftReport`; its `to_dict()` is the JSON).
 - `novelty`, `stats`: the statistics the checks use; `report`: the HTML page (a Jinja template);
   `cli`: `contactlens drift`.
 """
@@ -22,19 +23,22 @@ from contactlens.drift.analysis import (
     redact_examples,
     reference_extras,
     run_drift,
-    to_jsonable,
 )
 from contactlens.drift.base import Check, DriftConfig, Row, TrainingData, Window
 from contactlens.drift.checks import CHECKS
+from contactlens.drift.result import DriftReport, NoveltySummary, WindowInfo, to_jsonable
 
 __all__ = [
     "CHECKS",
     "REPORT_KEYS",
     "Check",
     "DriftConfig",
+    "DriftReport",
+    "NoveltySummary",
     "Row",
     "TrainingData",
     "Window",
+    "WindowInfo",
     "analyse",
     "check_reference",
     "check_size",

@@ -1,18 +1,18 @@
 """Run the registered checks on a window of contacts and decide whether the taxonomy needs revisiting.
 
 `run_drift(model, frame)` scores a window (a file, or the contacts logged in a date range) and returns the
-report whose top-level keys are a public contract (README): `revisit_taxonomy`, `reasons`, `input_drift`,
-`mix_drift`, `confidence_drift`, `novel_clusters`, `unused_descriptions`, `confused_pairs`,
-`split_candidates`, plus `window`, `novelty` and `mix_by_month`. No I/O here: the CLI and the service read
-the contacts and write the report.
+report (`result.DriftReport`) whose JSON's top-level keys are a public contract (README): `revisit_taxonomy`,
+`reasons`, `input_drift`, `mix_drift`, `confidence_drift`, `novel_clusters`, `unused_descriptions`,
+`confused_pairs`, `split_candidates`, plus `novelty`, `window` and `mix_by_month`. No I/O here: the CLI and
+the service read the contacts and write the report.
 
 `reference_extras` is called at training time to store what the checks need beyond the basic reference.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,23 +21,14 @@ import pandas as pd
 from contactlens.drift import checks as registry
 from contactlens.drift import novelty
 from contactlens.drift.base import Check, DriftConfig, TrainingData, Window
+from contactlens.drift.result import DriftReport, WindowInfo
 from contactlens.errors import ContactLensError, ModelError
 
 if TYPE_CHECKING:
     from contactlens.model import ContactModel, Scores
 
 REQUIRED = ("classes", "class_share", "centroids", "spreads", "sample_embeddings", "review_rate")
-REPORT_KEYS = (
-    "revisit_taxonomy",
-    "reasons",
-    "input_drift",
-    "mix_drift",
-    "confidence_drift",
-    "novel_clusters",
-    "unused_descriptions",
-    "confused_pairs",
-    "split_candidates",
-)
+REPORT_KEYS = DriftReport.CONTRACT
 
 
 def _checks(checks: Sequence[Check] | None) -> Sequence[Check]:
@@ -110,7 +101,7 @@ def analyse(
     corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
     checks: Sequence[Check] | None = None,
-) -> dict[str, Any]:
+) -> DriftReport:
     """Run every registered check on an already scored window and decide whether to revisit the taxonomy."""
     cfg = config or DriftConfig()
     check_reference(model)
@@ -132,15 +123,9 @@ def analyse(
         if set(sections) != set(check.keys):
             raise ValueError(f"{type(check).__name__} returned {sorted(sections)}, declares {check.keys}")
         found |= sections
-    report: dict[str, Any] = {"revisit_taxonomy": False, "reasons": []}
-    report |= {key: found.pop(key) for key in REPORT_KEYS if key in found}
-    report |= found  # sections beyond the contract (novelty), in the checks' order
     # Beyond the contract: the window and the mix over time.
-    report["window"] = _window_info(model, n, dates)
-    report["mix_by_month"] = mix_by_month(w, dates)
-    report["reasons"] = reasons(report, checks)
-    report["revisit_taxonomy"] = bool(report["reasons"])
-    return report
+    report = DriftReport.from_sections(_window_info(model, n, dates), found, mix_by_month(w, dates))
+    return report.with_reasons(reasons(report, checks))
 
 
 def run_drift(
@@ -149,8 +134,9 @@ def run_drift(
     store_corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
     no_fit_rows: set[Any] | None = None,
-) -> dict[str, Any]:
-    """Score a window of contacts and return the drift report (the JSON contract; see module doc).
+) -> DriftReport:
+    """Score a window of contacts and return the drift report (`to_dict()` is the JSON contract; see module
+    doc).
 
     Args:
         model: a loaded model whose artifact holds a drift reference.
@@ -175,14 +161,16 @@ def run_drift(
     scores = model.score(frame["text"].astype(str).tolist())
     dates = frame["received_at"] if "received_at" in frame.columns else None
     report = analyse(model, scores, dates, store_corrections, cfg)
-    report["window"]["n_in_window"] = n_window  # n_contacts were checked: a sample when the window is larger
     no_fit = no_fit_rows or set()
-    report["window"]["reviewer_no_fit"] = sum(1 for i in frame.index if i in no_fit)
-    for c in report["novel_clusters"]:  # positions among the non-empty texts -> the frame's own row labels
+    window = replace(  # n_contacts were checked: a sample when the window is larger
+        report.window, n_in_window=n_window, reviewer_no_fit=sum(1 for i in frame.index if i in no_fit)
+    )
+    for c in report.novel_clusters or []:  # positions among the non-empty texts -> the frame's own row labels
         c["rows"] = [frame.index[i] for i in c["rows"]]
         c["reviewer_no_fit"] = sum(1 for i in c["rows"] if i in no_fit)
-    redact_examples(report)
-    return to_jsonable(report)
+    plain = replace(report, window=window).to_dict()
+    redact_examples(plain)
+    return DriftReport.from_dict(plain)
 
 
 def redact_examples(report: Any) -> None:
@@ -214,17 +202,11 @@ def redact_examples(report: Any) -> None:
         h[:], flat = flat[: len(h)], flat[len(h) :]
 
 
-def _window_info(model: ContactModel, n: int, dates: pd.Series | None) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "n_contacts": n,
-        "model_version": model.version,
-        "taxonomy_version": model.taxonomy.version,
-        "n_reference": int(model.metadata.get("n_train", 0)),
-    }
+def _window_info(model: ContactModel, n: int, dates: pd.Series | None) -> WindowInfo:
+    info = WindowInfo(n, model.version, model.taxonomy.version, int(model.metadata.get("n_train", 0)))
     parsed = _parse_dates(dates)
     if parsed is not None and parsed.notna().any():
-        info["from"] = parsed.min().date().isoformat()
-        info["to"] = parsed.max().date().isoformat()
+        info = replace(info, from_=parsed.min().date().isoformat(), to=parsed.max().date().isoformat())
     return info
 
 
@@ -265,21 +247,6 @@ def mix_by_month(w: Window, dates: pd.Series | None, top: int = 8) -> dict[str, 
     }
 
 
-def reasons(report: dict[str, Any], checks: Sequence[Check] | None = None) -> list[str]:
+def reasons(report: DriftReport, checks: Sequence[Check] | None = None) -> list[str]:
     """One sentence an analyst understands per finding; an empty list means no need to revisit."""
     return [sentence for check in _checks(checks) for sentence in check.reasons(report)]
-
-
-def to_jsonable(value: Any) -> Any:
-    """The report with numpy scalars and arrays turned into plain Python (NaN and inf become None)."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

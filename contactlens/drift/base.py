@@ -2,9 +2,10 @@
 
 A check is one module under `contactlens.drift.checks` holding one `Check` subclass, listed in
 `checks.CHECKS`. It contributes its reference statistics at training time (`fit_reference`), computes its
-sections of the report from a window and the reference (`compute`), and describes itself: the `reasons`
-sentences, its row in the report's table of checks (`evidence`), and its section of the HTML report (a Jinja
-template under `templates/sections/`, with `charts`).
+sections of the report from a window and the reference (`compute`), and describes itself from the report
+(`result.DriftReport`, reading its sections through `section(key)`): the `reasons` sentences, its row in the
+report's table of checks (`evidence`), and its section of the HTML report (a Jinja template under
+`templates/sections/`, with `charts`).
 
 Every check compares the window with the reference the model stored at training time. Each family of tests
 is run at level `alpha` (tests over many descriptions are corrected with Benjamini-Hochberg), and a finding
@@ -26,6 +27,8 @@ from contactlens.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from contactlens.drift.result import DriftReport
 
 
 @dataclass
@@ -132,15 +135,16 @@ class Check:
         """The check's sections of the report (`keys`), computed on the window."""
         raise NotImplementedError
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
-        """One sentence an analyst understands per finding of this check in `report`."""
+    def reasons(self, report: DriftReport) -> list[str]:
+        """One sentence an analyst understands per finding of this check in `report` (its sections:
+        `report.section(key)`)."""
         return []
 
-    def evidence(self, report: dict[str, Any]) -> Row | None:
+    def evidence(self, report: DriftReport) -> Row | None:
         """The check's row in the report's table of checks (None: no row)."""
         return None
 
-    def charts(self, report: dict[str, Any]) -> dict[str, str]:
+    def charts(self, report: DriftReport) -> dict[str, str]:
         """Charts its section shows, by name, as HTML <img> tags (built here: templates hold no code)."""
         return {}
 

@@ -33,12 +33,12 @@ def drift(
     check_reference(m)  # before reading a large file
     frame = datamod.load(data, columns(text_col=text_col, date_col=date_col), need_label=False)
     report = run_drift(m, frame)
-    typer.echo(f"{data}: {report['window']['n_contacts']} contacts")
-    typer.echo(f"revisit taxonomy: {'yes' if report['revisit_taxonomy'] else 'no'}")
-    for reason in report["reasons"]:
+    typer.echo(f"{data}: {report.window.n_contacts} contacts")
+    typer.echo(f"revisit taxonomy: {'yes' if report.revisit_taxonomy else 'no'}")
+    for reason in report.reasons:
         typer.echo(f"  - {reason}")
     if json_out:
-        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
         typer.echo(f"wrote {json_out}")
     if html_out:
         html_out.write_text(render_html(report), encoding="utf-8")

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from contactlens.drift import checks as registry
 from contactlens.drift.base import Check, pct
+from contactlens.drift.result import DriftReport
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def render_html(
-    report: dict[str, Any], title: str = "ContactLens drift report", checks: Sequence[Check] | None = None
+    report: DriftReport, title: str = "ContactLens drift report", checks: Sequence[Check] | None = None
 ) -> str:
     """The whole report as one HTML page."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape

@@ -37,13 +37,14 @@ def drift(
             f"no contacts received between {start or 'the first'} and {end or 'now'}: nothing to check"
         )
     frame = pd.DataFrame(rows, columns=["id", "text", "received_at"]).set_index("id")
-    return run_drift(
+    report = run_drift(
         model,
         frame,
         store_corrections=_corrections(session, from_, to),
         config=DriftConfig(max_contacts=5000),
         no_fit_rows=_no_fit(session, from_, to),
     )
+    return report.to_dict()
 
 
 def _latest_decisions() -> Any:

@@ -11,7 +11,7 @@ import logging
 import threading
 import time as clock
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -26,6 +26,9 @@ from contactlens.taxonomy import Taxonomy
 from service.auth import Principal
 from service.common import item_public
 from service.ui import charts as ui_charts
+
+if TYPE_CHECKING:
+    from contactlens.drift import DriftReport
 
 log = logging.getLogger(__name__)
 
@@ -353,8 +356,8 @@ def _drift(model: ContactModel, sessions: Any) -> dict[str, Any]:
         return {"message": "the drift checks failed; the service log says why"}
 
 
-def findings(report: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a drift report the page shows (read defensively: the report may grow)."""
+def findings(report: DriftReport) -> dict[str, Any]:
+    """The parts of a drift report the page shows (the clusters read defensively: a row may grow)."""
     clusters = [
         {
             "name": c.get("proposed_name", "unnamed"),
@@ -364,11 +367,11 @@ def findings(report: dict[str, Any]) -> dict[str, Any]:
             "examples": list(c.get("examples", []))[:3],
             "filed_as": (c.get("filed_as") or {}).get("name"),
         }
-        for c in report.get("novel_clusters", [])[:5]
+        for c in (report.novel_clusters or [])[:5]
     ]
     return {
-        "revisit": bool(report.get("revisit_taxonomy")),
-        "reasons": list(report.get("reasons", [])),
-        "window": report.get("window", {}),
+        "revisit": report.revisit_taxonomy,
+        "reasons": list(report.reasons),
+        "window": report.window.to_dict(),
         "clusters": clusters,
     }

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from contactlens import data as datamod
+from contactlens.drift import DriftReport, reference_extras
 from contactlens.drift import checks as registry
-from contactlens.drift import reference_extras, to_jsonable
 from contactlens.drift.analysis import analyse
 from contactlens.drift.base import Check, DriftConfig, Row, TrainingData, Window
 from contactlens.drift.report import TEMPLATES, render_html
@@ -34,12 +34,12 @@ class LongContacts(Check):
         reference = float(w.reference["long_share"][0]) if "long_share" in w.reference else 0.0
         return {"long_contacts": {"detected": share > reference + 0.1, "share": share}}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
-        found = report["long_contacts"]
+    def reasons(self, report: DriftReport) -> list[str]:
+        found = report.section("long_contacts")
         return [f"{found['share']:.0%} of contacts are long"] if found["detected"] else []
 
-    def evidence(self, report: dict[str, Any]) -> Row:
-        found = report["long_contacts"]
+    def evidence(self, report: DriftReport) -> Row:
+        found = report.section("long_contacts")
         return Row("Long <contacts>", found["detected"], f"{found['share']:.0%} over 30 words")
 
 
@@ -59,17 +59,21 @@ def test_a_registered_check_joins_the_reference_the_report_and_the_page(
         np.eye(6, 4), np.zeros(6, int), np.ones((6, 1)), texts, checks=[LongContacts()]
     )
     assert data_ref == {"long_share": pytest.approx(np.array([0.5]))}
-    report = to_jsonable(analyse(sample_model, scores))
+    report = analyse(sample_model, scores)
     share = float(np.mean([len(t.split()) > 30 for t in scores.cleaned]))
-    assert share >= 0.2 and report["long_contacts"] == {"detected": True, "share": pytest.approx(share)}
-    assert f"{share:.0%} of contacts are long" in report["reasons"] and report["revisit_taxonomy"] is True
+    found = report.to_dict()["long_contacts"]
+    assert share >= 0.2 and found == {"detected": True, "share": pytest.approx(share)}
+    assert list(report.to_dict())[-4:] == ["novelty", "long_contacts", "window", "mix_by_month"]
+    assert f"{share:.0%} of contacts are long" in report.reasons and report.revisit_taxonomy is True
     page = render_html(report)
     assert f"<td>Long &lt;contacts&gt;</td><td>yes</td><td>{share:.0%} over 30 words</td>" in page
     assert f"<li>{share:.0%} of contacts are long</li>" in page
     # Without it, the same window neither computes nor shows it.
     monkeypatch.undo()
-    plain = to_jsonable(analyse(sample_model, scores))
-    assert "long_contacts" not in plain and "Long &lt;contacts&gt;" not in render_html(plain)
+    plain = analyse(sample_model, scores)
+    assert "long_contacts" not in plain.to_dict() and "Long &lt;contacts&gt;" not in render_html(plain)
+    with pytest.raises(KeyError):
+        plain.section("long_contacts")
 
 
 def test_two_checks_may_not_store_the_same_reference_key() -> None:
@@ -82,7 +86,7 @@ def test_two_checks_may_not_store_the_same_reference_key() -> None:
 def test_the_page_is_the_template_with_every_checks_row_and_section(
     sample_model: ContactModel, scores: Scores
 ) -> None:
-    report = to_jsonable(analyse(sample_model, scores))
+    report = analyse(sample_model, scores)
     page = render_html(report, title="Drift <June>")
     assert page.startswith("<!DOCTYPE html>") and "<title>Drift &lt;June&gt;</title>" in page
     for check in registry.CHECKS:

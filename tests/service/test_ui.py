@@ -156,6 +156,7 @@ def test_insights_are_for_analysts_only(queued, monkeypatch: pytest.MonkeyPatch)
 
 def test_insights_show_the_latest_drift_findings(queued, monkeypatch: pytest.MonkeyPatch) -> None:
     import contactlens.drift
+    from contactlens.drift import DriftReport, WindowInfo
     from service.ui import views as ui_views
 
     windows = []
@@ -171,8 +172,8 @@ def test_insights_show_the_latest_drift_findings(queued, monkeypatch: pytest.Mon
             "filed_as": {"id": "charged_twice", "name": "Charged twice"},
         }
         reasons = ["8.0% of contacts fit no description", "Possible new description 'Gift card balance'"]
-        window = {"n_contacts": 3}
-        return {"revisit_taxonomy": True, "reasons": reasons, "window": window, "novel_clusters": [cluster]}
+        window = WindowInfo(3, "1", "2026.1", 1752)
+        return DriftReport(True, reasons, window, novel_clusters=[cluster])
 
     monkeypatch.setattr(contactlens.drift, "run_drift", fake_run_drift)
     monkeypatch.setattr(ui_views, "DRIFT_WAIT", 60.0)

@@ -172,7 +172,7 @@ def test_a_month_of_fresh_wording_does_not_count_as_novelty_but_new_contacts_bey
     def detected_by(e: np.ndarray, cfg: DriftConfig) -> list[str]:
         p = proba(e)
         w = Window(e, p.max(axis=1), p.argmax(axis=1), ["x"] * len(e), tax.active_ids, ref, tax, 0.5)
-        return novelty_check(w, cfg)[0]["detected_by"]
+        return novelty_check(w, cfg)[0].detected_by
 
     fresh, plain = phrasings["fresh"], DriftConfig(min_cluster_size=10**6)  # clusters: another test's
     assert "distance" in detected_by(fresh, DriftConfig(min_cluster_size=10**6, fresh_wording_guard=False))

@@ -8,6 +8,7 @@ import numpy as np
 
 from contactlens.drift import stats as ds
 from contactlens.drift.base import Check, DriftConfig, Row, Window, _r, p_text, pct
+from contactlens.drift.result import DriftReport
 
 
 class ConfidenceDrift(Check):
@@ -16,8 +17,8 @@ class ConfidenceDrift(Check):
     def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
         return {"confidence_drift": confidence_drift(w, cfg)}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
-        conf = report["confidence_drift"]
+    def reasons(self, report: DriftReport) -> list[str]:
+        conf = report.section("confidence_drift")
         if not conf["detected"]:
             return []
         return [
@@ -25,8 +26,8 @@ class ConfidenceDrift(Check):
             f"{pct(conf['reference_review_rate'])} in training ({p_text(conf['p_value'])})"
         ]
 
-    def evidence(self, report: dict[str, Any]) -> Row:
-        conf = report["confidence_drift"]
+    def evidence(self, report: DriftReport) -> Row:
+        conf = report.section("confidence_drift")
         return Row(
             "Confidence drift",
             conf["detected"],

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from contactlens.drift.base import Check, DriftConfig, TrainingData, Window, _r, pct
+from contactlens.drift.result import DriftReport
 
 
 class ConfusedPairs(Check):
@@ -27,9 +28,9 @@ class ConfusedPairs(Check):
     def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
         return {"confused_pairs": confused_pairs(w, corrections, cfg)}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
+    def reasons(self, report: DriftReport) -> list[str]:
         out = []
-        for pair in report["confused_pairs"]:
+        for pair in report.section("confused_pairs"):
             if pair["confirmed_by_review"]:
                 model = " (the model confuses them too)" if "model" in pair["sources"] else ""
                 out.append(

@@ -6,6 +6,7 @@ from typing import Any
 
 from contactlens.drift import stats as ds
 from contactlens.drift.base import Check, DriftConfig, Row, Window, p_text
+from contactlens.drift.result import DriftReport
 
 
 class InputDrift(Check):
@@ -14,8 +15,8 @@ class InputDrift(Check):
     def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
         return {"input_drift": input_drift(w, cfg)}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
-        inp = report["input_drift"]
+    def reasons(self, report: DriftReport) -> list[str]:
+        inp = report.section("input_drift")
         if not inp["detected"]:
             return []
         dc, mmd = inp["domain_classifier"], inp["mmd"]
@@ -29,8 +30,8 @@ class InputDrift(Check):
             evidence.append(f"maximum mean discrepancy {p_text(mmd['p_value'])}")
         return [f"The contacts read differently from the training data ({'; '.join(evidence)})"]
 
-    def evidence(self, report: dict[str, Any]) -> Row:
-        inp = report["input_drift"]
+    def evidence(self, report: DriftReport) -> Row:
+        inp = report.section("input_drift")
         dc, mmd = inp["domain_classifier"], inp["mmd"]
         return Row(
             "Input drift",

@@ -9,6 +9,7 @@ import numpy as np
 
 from contactlens.drift import stats as ds
 from contactlens.drift.base import Check, DriftConfig, Row, Window, _r, p_text, pct, png, reference_shares
+from contactlens.drift.result import DriftReport
 
 
 class MixDrift(Check):
@@ -18,9 +19,9 @@ class MixDrift(Check):
     def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
         return {"mix_drift": mix_drift(w, cfg)}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
+    def reasons(self, report: DriftReport) -> list[str]:
         out = []
-        mix = report["mix_drift"]
+        mix = report.section("mix_drift")
         increase = mix.get("increase_test") or {}
         significant = any(r["significant"] for r in mix["descriptions"] + mix["groups"])
         if increase.get("detected") and not significant:
@@ -48,8 +49,8 @@ class MixDrift(Check):
                 )
         return out
 
-    def evidence(self, report: dict[str, Any]) -> Row:
-        mix = report["mix_drift"]
+    def evidence(self, report: DriftReport) -> Row:
+        mix = report.section("mix_drift")
         return Row(
             "Mix drift",
             mix["detected"],
@@ -58,9 +59,9 @@ class MixDrift(Check):
             f"chi-square p {mix['chi_square']['p_value']:.2g}",
         )
 
-    def charts(self, report: dict[str, Any]) -> dict[str, str]:
-        out = {"share_change": share_change_chart(report["mix_drift"]["descriptions"])}
-        mix = report.get("mix_by_month")
+    def charts(self, report: DriftReport) -> dict[str, str]:
+        out = {"share_change": share_change_chart(report.section("mix_drift")["descriptions"])}
+        mix = report.mix_by_month
         if mix and len(mix["months"]) > 1:
             out["over_time"] = mix_over_time_chart(mix)
         return out

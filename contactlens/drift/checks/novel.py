@@ -26,6 +26,7 @@ from contactlens.drift.base import (
     png,
     reference_terms,
 )
+from contactlens.drift.result import DriftReport, NoveltySummary
 
 
 class Novelty(Check):
@@ -52,43 +53,43 @@ class Novelty(Check):
         summary, clusters = novelty_check(w, cfg)
         return {"novelty": summary, "novel_clusters": clusters}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
+    def reasons(self, report: DriftReport) -> list[str]:
         out = []
-        nov = report["novelty"]
-        if "rate" in nov["detected_by"]:
+        nov: NoveltySummary = report.section("novelty")
+        if "rate" in nov.detected_by:
             out.append(
-                f"{pct(nov['share'])} of contacts fit no description ({nov['n_novel']} contacts; "
-                f"{pct(nov['reference_share'])} expected from training, {p_text(nov['p_value'])})"
+                f"{pct(nov.share)} of contacts fit no description ({nov.n_novel} contacts; "
+                f"{pct(nov.reference_share)} expected from training, {p_text(nov.p_value)})"
             )
-        if "distance" in nov["detected_by"]:
+        if "distance" in nov.detected_by and nov.distance_test is not None:
             out.append(
                 "Contacts lie farther from every description and every training contact than known contacts "
-                f"do (distance test {p_text(nov['distance_test']['p_value'])}): some fit no description"
+                f"do (distance test {p_text(nov.distance_test['p_value'])}): some fit no description"
             )
-        for c in report["novel_clusters"][:5]:
+        for c in report.section("novel_clusters")[:5]:
             out.append(
                 f"Possible new description '{c['proposed_name']}': {c['size']} similar contacts that fit no "
                 f"description ({pct(c['share'])}), now filed mostly as '{c['filed_as']['name']}'"
             )
         return out
 
-    def evidence(self, report: dict[str, Any]) -> Row:
-        nov = report["novelty"]
-        distance_p = (nov.get("distance_test") or {}).get("p_value", 1.0)
+    def evidence(self, report: DriftReport) -> Row:
+        nov: NoveltySummary = report.section("novelty")
+        distance_p = (nov.distance_test or {}).get("p_value", 1.0)
         return Row(
             "Fits no description",
-            nov["detected"],
-            f"{nov['n_novel']} contacts, {pct(nov['share'])}; {pct(nov['reference_share'])} expected "
-            f"(p {nov['p_value']:.2g}); distance test p {distance_p:.2g}; "
-            f"found by: {', '.join(nov['detected_by']) or 'nothing'}",
+            nov.detected,
+            f"{nov.n_novel} contacts, {pct(nov.share)}; {pct(nov.reference_share)} expected "
+            f"(p {nov.p_value:.2g}); distance test p {distance_p:.2g}; "
+            f"found by: {', '.join(nov.detected_by) or 'nothing'}",
         )
 
-    def charts(self, report: dict[str, Any]) -> dict[str, str]:
-        clusters = report["novel_clusters"]
+    def charts(self, report: DriftReport) -> dict[str, str]:
+        clusters = report.section("novel_clusters")
         return {"clusters": clusters_chart(clusters)} if clusters else {}
 
 
-def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def novelty_check(w: Window, cfg: DriftConfig) -> tuple[NoveltySummary, list[dict[str, Any]]]:
     """Contacts fitting no description: their share, their distances, and clusters larger than chance.
 
     Three findings, any of which counts: more contacts fit no description than in training (binomial test,
@@ -127,17 +128,17 @@ def novelty_check(w: Window, cfg: DriftConfig) -> tuple[dict[str, Any], list[dic
     detected_by = [
         name for name, hit in (("rate", by_rate), ("distance", by_distance), ("clusters", clusters)) if hit
     ]
-    summary = {
-        "detected": bool(detected_by),
-        "detected_by": detected_by,
-        "n_novel": k,
-        "share": _r(k / w.n),
-        "reference_share": _r(ref_rate),
-        "p_value": p,
-        "distance_test": distance,
-        "min_cluster_size": min_size,
-        "examples": _least_fitting(w, flags, dist),
-    }
+    summary = NoveltySummary(
+        detected=bool(detected_by),
+        detected_by=detected_by,
+        n_novel=k,
+        share=_r(k / w.n),
+        reference_share=_r(ref_rate),
+        p_value=p,
+        distance_test=distance,
+        min_cluster_size=min_size,
+        examples=_least_fitting(w, flags, dist),
+    )
     return summary, clusters
 
 

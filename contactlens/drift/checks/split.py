@@ -11,6 +11,7 @@ from sklearn.metrics import silhouette_score
 from contactlens.drift import novelty
 from contactlens.drift import stats as ds
 from contactlens.drift.base import Check, DriftConfig, TrainingData, Window, _r, reference_terms
+from contactlens.drift.result import DriftReport
 
 
 class SplitCandidates(Check):
@@ -34,9 +35,9 @@ class SplitCandidates(Check):
     def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
         return {"split_candidates": split_candidates(w, cfg)}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
+    def reasons(self, report: DriftReport) -> list[str]:
         out = []
-        for s in report["split_candidates"]:
+        for s in report.section("split_candidates"):
             sizes = " and ".join(str(p["size"]) for p in s["parts"])
             out.append(
                 f"'{s['name']}' contacts form two distinct groups ({sizes} contacts, "

@@ -8,6 +8,7 @@ import numpy as np
 
 from contactlens.drift import stats as ds
 from contactlens.drift.base import Check, DriftConfig, Window, _r, reference_shares
+from contactlens.drift.result import DriftReport
 
 
 class UnusedDescriptions(Check):
@@ -17,11 +18,11 @@ class UnusedDescriptions(Check):
     def compute(self, w: Window, cfg: DriftConfig, corrections: list[tuple[str, str]]) -> dict[str, Any]:
         return {"unused_descriptions": unused_descriptions(w, cfg)}
 
-    def reasons(self, report: dict[str, Any]) -> list[str]:
+    def reasons(self, report: DriftReport) -> list[str]:
         return [
             f"'{u['name']}' is falling out of use: {u['count']} contacts where "
             f"{u['expected']:.0f} were expected"
-            for u in report["unused_descriptions"]
+            for u in report.section("unused_descriptions")
         ]
 
 
