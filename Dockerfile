@@ -10,6 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HUB_OFFLINE=1 \
+    MALLOC_ARENA_MAX=2 \
     CONTACTLENS_HOME=/models
 RUN groupadd --system --gid 10001 contactlens \
     && useradd --system --uid 10001 --gid contactlens --home-dir /app --shell /usr/sbin/nologin contactlens \
