@@ -197,8 +197,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
+    from contactlens.model import limit_blas_threads
     from contactlens.registry import load_model
 
+    limit_blas_threads(1)  # as the service does at start-up (`blas_threads`)
     model = load_model(args.model)
     result: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",

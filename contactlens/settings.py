@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     store_raw_text: bool = Field(False, description="Store verbatims unredacted (not recommended).")
     reload_poll_seconds: float = Field(0.0, ge=0.0, description="Poll the registry alias; 0 disables.")
     encoder_threads: int = Field(1, ge=1, le=64)
+    blas_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Threads of numpy's BLAS (OpenBLAS) in the service. 1: a suggest's matrix products are "
+        "small, and OpenBLAS's own threads waiting on a busy core made each one cost milliseconds.",
+    )
     max_text_chars: int = Field(10_000, ge=100)
     retention_days: int = Field(
         1095, ge=1, description="Keep contacts this many days (FCA complaint records: at least 3 years)."

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from contactlens import redaction
 from contactlens.errors import ContactLensError
-from contactlens.model import ContactModel
+from contactlens.model import ContactModel, limit_blas_threads
 from contactlens.routing import backfill_owners
 from contactlens.settings import Settings, get_settings
 from contactlens.store import describe_url, make_engine, session_factory, short_error, upgrade
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
     settings: Settings = state.settings
+    limit_blas_threads(settings.blas_threads)
     state.engine = make_engine(settings.db_url)
     state.sessions = session_factory(state.engine)
     if settings.suggestion_log_queue > 0:
