@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from contactlens import pii, pii_names
 from contactlens.errors import ContactLensError
-from contactlens.text import normalise
+from contactlens.text import normalise, without_modules
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; Presidio is imported lazily (about 3-10 s)
     from presidio_analyzer import AnalyzerEngine
@@ -62,15 +62,12 @@ class RedactionUnavailable(ContactLensError):
 
 
 def _import_presidio() -> None:
-    """Import Presidio without its optional Hugging Face engine, which imports `transformers` whenever it is
-    installed (about 4 s of a first full pass, measured): only the spaCy engine is used here."""
-    if "presidio_analyzer" in sys.modules or "transformers" in sys.modules:
+    """Import Presidio without its optional Hugging Face engine, which imports `transformers` (and torch)
+    whenever it is installed (about 4 s of a first full pass, measured): only its spaCy engine is used."""
+    if "presidio_analyzer" in sys.modules:
         return
-    sys.modules["transformers"] = None  # type: ignore[assignment]  # `import transformers` raises ImportError
-    try:
+    with without_modules():
         import presidio_analyzer  # noqa: F401
-    finally:
-        del sys.modules["transformers"]
 
 
 def _rule_recognizer_class() -> type:
@@ -104,6 +101,11 @@ def engine() -> AnalyzerEngine:
 
 @functools.lru_cache(maxsize=1)
 def _engine() -> AnalyzerEngine:
+    with without_modules():  # spaCy's factory look-ups would import Presidio's Hugging Face pipe, and torch
+        return _build_engine()
+
+
+def _build_engine() -> AnalyzerEngine:
     import spacy.util
 
     _import_presidio()

@@ -18,11 +18,15 @@ NER) for text that is not stored; stored and training text gets the full pass wi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+import importlib.abc
 import re
+import sys
 import unicodedata
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from contactlens import pii
 from contactlens.pii import PLACEHOLDERS
@@ -155,12 +159,46 @@ _LETTER_RE = re.compile(r"[^\W\d_]")
 # ------------------------------------------------------------------------------------------------ spaCy
 
 
+# Never needed by a spaCy pipeline here, yet pulled in whenever installed (training's extra): thinc imports
+# torch, and Presidio's spaCy factory entry point imports transformers, which spaCy loads on `add_pipe`.
+# Together about 3 s and 330 MB in a serving process (measured), for nothing.
+UNUSED_BY_SPACY = ("torch", "transformers")
+
+
+class _Unavailable(importlib.abc.MetaPathFinder):
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.split(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not loaded for spaCy)", name=fullname)
+        return None
+
+
+@contextlib.contextmanager
+def without_modules(names: tuple[str, ...] = UNUSED_BY_SPACY) -> Iterator[None]:
+    """`import` of any of `names` (not imported yet) raises ModuleNotFoundError inside the block, so that a
+    library's optional import of them is skipped. Unlike a `None` in `sys.modules`, nothing that looks the
+    modules up there (scipy does) sees a placeholder. Imported already: no effect on them."""
+    absent = tuple(n for n in names if n not in sys.modules)
+    if not absent:
+        yield
+        return
+    finder = _Unavailable(absent)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
 @functools.lru_cache(maxsize=1)
 def _nlp() -> Language:
-    import spacy  # Imported here: spaCy costs a fraction of a second and clean() does not need it.
+    with without_modules():
+        import spacy  # Imported here: spaCy costs a fraction of a second and clean() does not need it.
 
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentencizer")
     return nlp
 
 
