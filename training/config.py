@@ -40,7 +40,10 @@ class TrainConfig(BaseModel):
     n_jobs: int = Field(2, ge=1)
     reference_sample: int = Field(2000, ge=0)
     encoder_precision: Literal["fp32", "int8"] = Field(
-        "fp32", description="int8: the encoder's MatMul weights quantised (about 2x faster on CPU)."
+        "int8",
+        description="int8 (the default): the encoder's MatMul weights quantised, about 2x faster on CPU "
+        "(BANKING77: accuracy 94.45% against 94.38% with fp32, ECE 0.0150 against 0.0127); fp32: the export "
+        "as is.",
     )
     novelty_known_rate: float = Field(
         0.15, gt=0.0, lt=0.5, description="Held-out known contacts the 'fits no description' rule may flag."

@@ -78,3 +78,22 @@ def test_int8_encoder_is_close_to_fp32(encoder_dir: Path, tmp_path: Path) -> Non
     texts = [t for t in TEXTS if t] + ["where is my card", "I was charged twice for one order"]
     cos = (fp32.encode(texts) * int8.encode(texts)).sum(axis=1)
     assert cos.min() > 0.97, cos
+
+
+def test_training_quantises_the_encoder_by_default(sample_model, encoder_dir: Path, tmp_path: Path) -> None:
+    """int8 is the default precision: the sample model (trained with the default config on an fp32 export)
+    serves an int8 encoder, and quantising the same fp32 graph again gives the same graph (done once)."""
+    from training import export
+    from training.config import TrainConfig, load_config
+
+    assert load_config().encoder_precision == "int8"
+    assert TrainConfig.model_fields["encoder_precision"].default == "int8"
+    assert sample_model.encoder.meta["precision"] == "int8"
+    source = json.loads((encoder_dir / "encoder.json").read_text())
+    assert source["precision"] == "fp32"
+    again = export.quantize_encoder(encoder_dir, tmp_path / "again")
+    assert source["onnx_sha256"] in export._QUANTIZED
+    assert (
+        json.loads((again / "encoder.json").read_text())["onnx_sha256"]
+        == sample_model.encoder.meta["onnx_sha256"]
+    )
