@@ -5,12 +5,14 @@
 
 1. In-process: `ContactModel.suggest` on one sentence (`--calls` calls after a warm-up): p50, p99; then on a
    contact about two things (both decided, sentiment per clause), a third as many calls.
-2. HTTP: `contactlens serve` (uvicorn, `--workers`) on 127.0.0.1 with a fresh SQLite database; time to ready,
-   then for each `--concurrency` a closed loop (that many clients with keep-alive, each posting a one-sentence
-   `/v1/suggest` as soon as its last answer came) for `--duration` seconds, the same on the floor endpoint
-   `/healthz` (the framework's cost at that moment), and for each `--rates` an open loop: Poisson arrivals at
-   that many requests/s for `--open-duration` seconds, each request timed from its scheduled start (so a
-   server that falls behind shows it). requests/s, p50, p99, errors; RSS per server process (peak).
+2. HTTP: `contactlens serve` (uvicorn, `--workers`) on 127.0.0.1 with a fresh SQLite database (or
+   `--database-url`); time to ready, then for each `--concurrency` a closed loop (that many clients with
+   keep-alive, each posting a one-sentence `/v1/suggest` as soon as its last answer came) for `--duration`
+   seconds, the same on the floor endpoint `/healthz` (the framework's cost at that moment), and for each
+   `--rates` an open loop: Poisson arrivals at that many requests/s for `--open-duration` seconds, each
+   request timed from its scheduled start (so a server that falls behind shows it). requests/s, p50, p99,
+   errors; RSS per server process (peak). The load generator is a lean keep-alive HTTP/1.1 client
+   (`LeanClient`): its own CPU per request is reported, since it shares the machine's cores with the server.
 3. `predict` (training.predict.predict_file, the CLI's path, every core) on the first `--predict-rows` rows of
    BANKING77 train: verbatims/s.
 
@@ -76,8 +78,12 @@ def summary(times_ms: list[float]) -> dict[str, float | None]:
 
 def in_process_worker(uri: str | None) -> None:
     """Serve timing requests on stdin ('one N', 'two N', 'predict N'): one JSON line of results each."""
+    import contactlens.model
     from contactlens.registry import load_model
 
+    limit = getattr(contactlens.model, "limit_blas_threads", None)  # what the checkout's service does
+    if limit is not None:
+        limit(1)
     model = load_model(uri)
     for text in (SENTENCE, TWO_TOPICS):
         for _ in range(20):
@@ -124,8 +130,17 @@ def predict_rate(uri: str | None, rows: int) -> dict[str, Any]:
 class Side:
     """One checkout under test: its in-process worker and its server."""
 
-    def __init__(self, name: str, root: Path, uri: str | None, workdir: Path, workers: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        uri: str | None,
+        workdir: Path,
+        workers: int,
+        database_url: str | None = None,
+    ) -> None:
         self.name, self.root, self.uri, self.workers = name, root, uri, workers
+        self.database_url = database_url
         self.workdir = workdir / name
         self.workdir.mkdir()
         self.env = os.environ | {"PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
@@ -167,7 +182,7 @@ class Side:
     # server
     def start_server(self) -> None:
         env = self.env | {
-            "CONTACTLENS_DATABASE_URL": f"sqlite:///{self.workdir / 'bench.db'}",
+            "CONTACTLENS_DATABASE_URL": self.database_url or f"sqlite:///{self.workdir / 'bench.db'}",
             "CONTACTLENS_API_KEYS": f"{KEY}:logger",
         }
         if self.uri:
@@ -238,87 +253,130 @@ def rss_per_process(pid: int, field: str = "VmHWM") -> list[float]:
 # ----------------------------------------------------------------------------------------------- HTTP
 
 
-async def closed_loop(port: int, path: str, concurrency: int, duration: float) -> dict[str, Any]:
-    import httpx
+class LeanClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: pre-built request bytes, the status line and
+    Content-Length read back, nothing else. httpx spent about 1-1.5 ms of CPU a request, on the same 2 cores
+    as the server: a loop of it measured the client as much as the server. Connections are pooled and opened
+    on demand (at most `max_connections`; a request that finds none free waits for one)."""
 
-    url = f"http://127.0.0.1:{port}{path}"
-    body = {"text": SENTENCE}
+    def __init__(self, port: int, max_connections: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(max_connections)
+
+    @staticmethod
+    def request(path: str, body: dict[str, Any] | None = None) -> bytes:
+        method = "POST" if body is not None else "GET"
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
+        if body is None:
+            return (head + "\r\n").encode()
+        data = json.dumps(body).encode()
+        return (
+            head + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        ).encode() + data
+
+    async def send(self, raw: bytes) -> int:
+        """Send one pre-built request; its status code (0 when the connection failed)."""
+        async with self.slots:
+            conn = self.idle.pop() if self.idle else None
+            try:
+                if conn is None:
+                    conn = await asyncio.open_connection("127.0.0.1", self.port)
+                reader, writer = conn
+                writer.write(raw)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+            except (
+                OSError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                TimeoutError,
+                ValueError,
+            ):
+                if conn is not None:
+                    conn[1].close()
+                return 0
+            self.idle.append(conn)
+            return status
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle = []
+
+
+async def closed_loop(port: int, path: str, concurrency: int, duration: float) -> dict[str, Any]:
+    raw = LeanClient.request(path, None if path == "/healthz" else {"text": SENTENCE})
+    http = LeanClient(port, concurrency)
     times: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers={"X-API-Key": KEY}, timeout=30, limits=limits) as http:
-        deadline = time.perf_counter() + duration
+    deadline = time.perf_counter() + duration
 
-        async def client() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    if path == "/healthz":
-                        r = await http.get(url)
-                    else:
-                        r = await http.post(url, json=body)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    times.append((time.perf_counter() - started) * 1000)
-                else:
-                    errors += 1
+    async def client() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            if await http.send(raw) == 200:
+                times.append((time.perf_counter() - started) * 1000)
+            else:
+                errors += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    http.close()
     return {
         "concurrency": concurrency,
         "requests_per_s": round(len(times) / elapsed, 1),
         **summary(times),
         "requests": len(times),
         "errors": errors,
+        "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(times) + errors), 3),
     }
 
 
 async def open_loop(port: int, rate: float, duration: float, seed: int = 0) -> dict[str, Any]:
     """Poisson arrivals at `rate`/s; each request is timed from when it was due, not when it was sent."""
-    import httpx
-
-    url = f"http://127.0.0.1:{port}/v1/suggest"
+    raw = LeanClient.request("/v1/suggest", {"text": SENTENCE})
+    http = LeanClient(port, 512)
     rng = random.Random(seed)
     times: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
-    async with httpx.AsyncClient(headers={"X-API-Key": KEY}, timeout=30, limits=limits) as http:
 
-        async def one(due: float) -> None:
-            nonlocal errors
-            try:
-                ok = (await http.post(url, json={"text": SENTENCE})).status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                times.append((time.perf_counter() - due) * 1000)
-            else:
-                errors += 1
+    async def one(due: float) -> None:
+        nonlocal errors
+        if await http.send(raw) == 200:
+            times.append((time.perf_counter() - due) * 1000)
+        else:
+            errors += 1
 
-        tasks = []
-        start = time.perf_counter()
-        due = start
-        while True:
-            due += rng.expovariate(rate)
-            if due - start > duration:
-                break
-            wait = due - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            tasks.append(asyncio.create_task(one(due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    tasks = []
+    start, cpu = time.perf_counter(), time.process_time()
+    due = start
+    while True:
+        due += rng.expovariate(rate)
+        if due - start > duration:
+            break
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    http.close()
     return {
         "rate": rate,
         "sent": len(tasks),
         "answered_per_s": round(len(times) / elapsed, 1),
         **summary(times),
         "errors": errors,
+        "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(tasks)), 3),
     }
 
 
@@ -344,9 +402,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "in_process_worker")},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        sides = [Side("this", ROOT, args.model, Path(tmp), args.workers)]
+        sides = [Side("this", ROOT, args.model, Path(tmp), args.workers, args.database_url)]
         if args.baseline:
-            sides.append(Side("baseline", Path(args.baseline).resolve(), args.model, Path(tmp), args.workers))
+            root = Path(args.baseline).resolve()
+            sides.append(Side("baseline", root, args.model, Path(tmp), args.workers, args.database_url))
         try:
             for side in sides if not args.no_in_process else []:
                 side.start_worker()
@@ -444,6 +503,11 @@ def main() -> None:
     )
     parser.add_argument("--open-duration", type=float, default=30.0, help="Seconds per open loop.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument(
+        "--database-url",
+        help="The servers' database (default: a fresh SQLite file each); several workers want "
+        "PostgreSQL, e.g. postgresql+psycopg://root@127.0.0.1:5432/test",
+    )
     parser.add_argument("--predict-rows", type=int, default=2000, help="BANKING77 train rows (0: skip).")
     parser.add_argument("--no-in-process", action="store_true", help="HTTP only (no in-process, no predict).")
     parser.add_argument("--out", type=Path, default=RESULTS)
