@@ -180,3 +180,23 @@ def test_a_month_of_fresh_wording_does_not_count_as_novelty_but_new_contacts_bey
     rng = np.random.default_rng(5)  # a seventh thing customers now write about, far from all six
     novel = _unit(_unit(rng.normal(size=(1, 48))) + 0.06 * rng.normal(size=(150, 48)))
     assert "distance" in detected_by(np.vstack([fresh[:150], novel]), plain)
+
+
+def test_the_centroid_gap_is_how_much_nearer_the_nearest_centroid_is_than_the_second() -> None:
+    dist = np.array([[0.2, 0.5, 0.9], [0.4, 0.45, 0.3], [0.1, np.inf, np.inf]])
+    assert novelty.centroid_gap(dist) == pytest.approx([0.3, 0.1, novelty.GAP_CAP])
+    assert novelty.centroid_gap(np.array([[0.3], [0.5]])).tolist() == [novelty.GAP_CAP] * 2
+
+
+def test_the_rule_reads_the_centroid_gap_and_old_three_feature_rules_still_score(synthetic) -> None:
+    ref, unseen, proba = synthetic["ref"], synthetic["unseen"], synthetic["proba"]
+    assert len(ref["novelty_coef"]) == 5  # three features, the centroid gap and the intercept
+    # A reference tuned before issue 13: three features; `evidence` reads it without the gap.
+    old = {**ref, "novelty_coef": ref["novelty_coef"][[0, 1, 2, 4]]}
+    ev = novelty.evidence(unseen, proba(unseen).max(axis=1), old)
+    assert ev.score.shape == (len(unseen),) and np.all((ev.score >= 0) & (ev.score <= 1))
+    # The gap changes the score of a contact exactly as its coefficient says.
+    new = novelty.evidence(unseen, proba(unseen).max(axis=1), ref)
+    gap = novelty.centroid_gap(1.0 - unseen.astype(np.float32) @ ref["centroids"].T)
+    logit = lambda s: np.log(s / (1 - s))  # noqa: E731
+    assert logit(new.score) - logit(ev.score) == pytest.approx(ref["novelty_coef"][3] * gap, abs=1e-4)
