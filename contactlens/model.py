@@ -280,16 +280,25 @@ class ContactModel:
     def version(self) -> str:
         return str(self.metadata.get("model_version") or self.metadata.get("run_id") or "unregistered")
 
-    def features(self, cleaned: list[str], embeddings: np.ndarray | None = None) -> dict[str, Any]:
-        """The feature sets of already-cleaned texts."""
+    def embed(self, cleaned: list[str], alone: bool = False, progress: bool = False) -> np.ndarray:
+        """The texts' embeddings; with `alone`, each text's own whatever else is embedded with it (one encoder
+        call per text when the encoder is not batch-invariant: the int8 one). The service's answers use it, so
+        a suggestion does not depend on who else was typing at that moment."""
+        batch = 1 if alone and not self.encoder.batch_invariant else 64
+        return self.encoder.encode(cleaned, batch_size=batch, progress=progress)
+
+    def features(
+        self, cleaned: list[str], embeddings: np.ndarray | None = None, alone: bool = False
+    ) -> dict[str, Any]:
+        """The feature sets of already-cleaned texts (`alone`: see `embed`)."""
         if embeddings is None:
-            embeddings = self.encoder.encode(cleaned)
+            embeddings = self.embed(cleaned, alone)
         return {"embedding": embeddings, "tfidf": sparse_features(self.vectorizer, cleaned)}
 
-    def score(self, texts: list[str], progress: bool = False) -> Scores:
-        """Clean, embed and score texts with both heads."""
+    def score(self, texts: list[str], progress: bool = False, alone: bool = False) -> Scores:
+        """Clean, embed and score texts with both heads (`alone`: see `embed`)."""
         cleaned = [clean(t) for t in texts]
-        emb = self.encoder.encode(cleaned, progress=progress)
+        emb = self.embed(cleaned, alone, progress)
         feats = self.features(cleaned, emb)
         proba = self.description_head.proba(feats)
         sent = self.sentiment_head.proba(feats) if self.sentiment_head else None
@@ -336,7 +345,7 @@ class ContactModel:
         return out
 
     def assign_clauses(
-        self, cleaned: list[str], ids: list[list[str]]
+        self, cleaned: list[str], ids: list[list[str]], alone: bool = False
     ) -> tuple[list[str], dict[str, Any], list[tuple[int, int, str]]]:
         """Split texts about several descriptions into clauses and give each clause to one of them.
 
@@ -356,7 +365,7 @@ class ContactModel:
         if not pieces:
             return [], {}, []
         flat = [c for _, clauses in pieces for c in clauses]
-        feats = self.features(flat)
+        feats = self.features(flat, alone=alone)
         if self.multilabel_head is not None:
             topic, classes = self.multilabel_head.proba(feats), [str(c) for c in self.multilabel_head.classes]
         else:
@@ -380,7 +389,7 @@ class ContactModel:
         return flat, feats, assigned
 
     def description_sentiments(
-        self, cleaned: list[str], ids: list[list[str]], overall: np.ndarray | None
+        self, cleaned: list[str], ids: list[list[str]], overall: np.ndarray | None, alone: bool = False
     ) -> list[dict[str, Sentiment]]:
         """The sentiment of each description in each (cleaned) text, from the clauses that speak of it.
 
@@ -390,7 +399,7 @@ class ContactModel:
         if self.sentiment_head is None or overall is None:
             return [{} for _ in cleaned]
         out = [{d: self._sentiment(overall[i]) for d in row} for i, row in enumerate(ids)]
-        flat, feats, assigned = self.assign_clauses(cleaned, ids)
+        flat, feats, assigned = self.assign_clauses(cleaned, ids, alone)
         if not assigned:
             return out
         sent = self.sentiment_head.proba(feats)
@@ -425,13 +434,13 @@ class ContactModel:
     ) -> list[Suggestion]:
         """Top-k descriptions with calibrated confidence, the sentiment and whether a person should review;
         with `explain`, each suggestion's nearest training examples and strongest terms (`explanations`)."""
-        scores = self.score(texts)
+        scores = self.score(texts, alone=True)  # each answer as if asked alone (micro-batching, see `embed`)
         limit = self.review_threshold if threshold is None else threshold
         order = np.argsort(-scores.proba, axis=1)[:, :top_k]
         classes = self.classes
         decided = self.decisions(scores)
         per_desc = self.description_sentiments(
-            scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment
+            scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment, alone=True
         )
         ev = self.fit_evidence(scores)
         fits_none = ev.fits_none if ev is not None else np.zeros(len(texts), dtype=bool)

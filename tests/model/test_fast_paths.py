@@ -97,3 +97,26 @@ def test_training_quantises_the_encoder_by_default(sample_model, encoder_dir: Pa
         json.loads((again / "encoder.json").read_text())["onnx_sha256"]
         == sample_model.encoder.meta["onnx_sha256"]
     )
+
+
+def test_a_suggestion_does_not_depend_on_the_texts_scored_with_it(sample_model) -> None:
+    """The int8 encoder's embeddings depend on the call's other texts (dynamic quantisation), so `suggest`
+    embeds each text alone: the same answers in a batch of several as one by one."""
+    texts = [t for t in TEXTS if t] + [
+        "Sarah on the tills was so kind, please thank her. But my refund still hasn't reached my card."
+    ]
+    assert not sample_model.encoder.batch_invariant
+    together = sample_model.suggest(texts, top_k=5)
+    for text, got in zip(texts, together, strict=True):
+        alone = sample_model.suggest([text], top_k=5)[0]
+        assert [s.id for s in got.suggestions] == [s.id for s in alone.suggestions]
+        assert np.allclose(
+            [s.confidence for s in got.suggestions], [s.confidence for s in alone.suggestions], atol=1.01e-4
+        )  # rounded to 4 places: a last-bit difference of the products can tip the rounding
+        assert [(d.id, d.sentiment.label if d.sentiment else None) for d in got.descriptions or ()] == [
+            (d.id, d.sentiment.label if d.sentiment else None) for d in alone.descriptions or ()
+        ]
+        assert got.sentiment and alone.sentiment and got.sentiment.label == alone.sentiment.label
+        assert abs(got.sentiment.confidence - alone.sentiment.confidence) <= 1.01e-4
+    emb = sample_model.embed(texts, alone=True)
+    assert np.array_equal(emb[1], sample_model.embed(texts[1:2])[0])
