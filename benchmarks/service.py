@@ -263,6 +263,10 @@ class LeanClient:
         self.port = port
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.slots = asyncio.Semaphore(max_connections)
+        self.failures: dict[str, int] = {}  # what went wrong: the HTTP status, or the client-side error
+
+    def failed(self, kind: str) -> None:
+        self.failures[kind] = self.failures.get(kind, 0) + 1
 
     @staticmethod
     def request(path: str, body: dict[str, Any] | None = None) -> bytes:
@@ -298,11 +302,14 @@ class LeanClient:
                 asyncio.LimitOverrunError,
                 TimeoutError,
                 ValueError,
-            ):
+            ) as exc:
                 if conn is not None:
                     conn[1].close()
+                self.failed(type(exc).__name__)
                 return 0
             self.idle.append(conn)
+            if status != 200:
+                self.failed(f"HTTP {status}")
             return status
 
     def close(self) -> None:
@@ -337,6 +344,7 @@ async def closed_loop(port: int, path: str, concurrency: int, duration: float) -
         **summary(times),
         "requests": len(times),
         "errors": errors,
+        "error_kinds": http.failures,
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(times) + errors), 3),
     }
 
@@ -376,6 +384,7 @@ async def open_loop(port: int, rate: float, duration: float, seed: int = 0) -> d
         "answered_per_s": round(len(times) / elapsed, 1),
         **summary(times),
         "errors": errors,
+        "error_kinds": http.failures,
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(tasks)), 3),
     }
 
