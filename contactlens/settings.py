@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         le=256,
         description="Concurrent /v1/suggest calls answered by one model call (1: no batching).",
     )
+    suggest_batch_workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Threads answering /v1/suggest batches at once (ONNX Runtime and numpy release the GIL): "
+        "2 took one worker from 119 to 191 requests/s at concurrency 8 on 2 cores.",
+    )
     suggest_batch_wait_ms: float = Field(
         0.0, ge=0.0, le=50.0, description="Hold a batch that has company this long for more calls (0: never)."
     )

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, model: ContactModel | None = No
         functools.partial(suggest.answer_batch, app),
         max_batch=settings.suggest_batch_max,
         max_wait_ms=settings.suggest_batch_wait_ms,
+        workers=settings.suggest_batch_workers,
         on_batch=app.state.metrics.suggest_batch.observe,
     )
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)

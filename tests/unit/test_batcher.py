@@ -206,3 +206,28 @@ def test_a_database_failure_drops_the_batch_and_the_thread_goes_on(sessions) -> 
     writer.put([_row(2)])
     writer.close()
     assert _stored(sessions) == {"s2"}
+
+
+def test_two_workers_answer_two_batches_at_once() -> None:
+    threads: set[str] = set()
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def process(items: list[int]) -> list[int]:
+        with lock:
+            threads.add(threading.current_thread().name)
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.1)
+        with lock:
+            running[0] -= 1
+        return [i + 1 for i in items]
+
+    async def run() -> list[int]:
+        batcher = MicroBatcher(process, max_batch=2, workers=2)
+        out = await asyncio.gather(*(batcher.submit(i) for i in range(8)))
+        await batcher.close()
+        return list(out)
+
+    assert asyncio.run(run()) == [i + 1 for i in range(8)]
+    assert most[0] == 2 and len(threads) == 2  # two batches in flight, on two threads
