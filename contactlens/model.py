@@ -284,8 +284,9 @@ class ContactModel:
         """The texts' embeddings; with `alone`, each text's own whatever else is embedded with it (one encoder
         call per text when the encoder is not batch-invariant: the int8 one). The service's answers use it, so
         a suggestion does not depend on who else was typing at that moment."""
-        batch = 1 if alone and not self.encoder.batch_invariant else 64
-        return self.encoder.encode(cleaned, batch_size=batch, progress=progress)
+        if alone and not self.encoder.batch_invariant:
+            return self.encoder.encode(cleaned, batch_size=1, progress=progress)
+        return self.encoder.encode(cleaned, progress=progress)
 
     def features(
         self, cleaned: list[str], embeddings: np.ndarray | None = None, alone: bool = False

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -183,9 +182,9 @@ def export_encoder(out_dir: Path) -> Path:
 # (the default: the token-embedding Gather and the attention too) drifted the embeddings (mean cosine 0.968 to
 # fp32 on BANKING77 test texts); MatMul-only per-channel keeps 0.994 at the same ~2x speed on 2 cores.
 INT8_OPS = ["MatMul"]
-# fp32 graph checksum -> its int8 graph, quantised once per process (3 s each; retraining and tests train
-# often).
-_QUANTIZED: dict[str, Path] = {}
+# fp32 graph checksum -> (where its int8 graph was written, that graph's checksum): quantised once per
+# process (3 s each; retraining and tests train often), copied from there while it is still unchanged.
+_QUANTIZED: dict[str, tuple[Path, str]] = {}
 
 
 def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
@@ -204,9 +203,10 @@ def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
     if out_dir.resolve() != src_dir.resolve():
         shutil.copyfile(src_dir / ENCODER_TOKENIZER_FILE, out_dir / ENCODER_TOKENIZER_FILE)
     tmp = out_dir / (ENCODER_ONNX_FILE + ".int8")
-    cached = _QUANTIZED.get(str(meta.get("onnx_sha256")))
-    if cached is not None and cached.is_file():  # the same fp32 graph, quantised earlier in this process
-        shutil.copyfile(cached, tmp)
+    source_sha = str(meta.get("onnx_sha256", ""))
+    done, done_sha = _QUANTIZED.get(source_sha, (None, ""))
+    if done is not None and done.is_file() and sha256_file(done) == done_sha:
+        shutil.copyfile(done, tmp)  # the same fp32 graph, quantised earlier in this process
     else:
         quantize_dynamic(
             str(src_dir / ENCODER_ONNX_FILE),
@@ -215,16 +215,14 @@ def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
             per_channel=True,
             op_types_to_quantize=INT8_OPS,
         )
-        if meta.get("onnx_sha256"):
-            keep = Path(tempfile.mkdtemp(prefix="contactlens-int8-")) / ENCODER_ONNX_FILE
-            shutil.copyfile(tmp, keep)
-            _QUANTIZED[str(meta["onnx_sha256"])] = keep
     tmp.replace(out_dir / ENCODER_ONNX_FILE)
     meta.update(
         precision="int8",
         quantization={"method": "dynamic", "weights": "int8 per channel", "ops": INT8_OPS},
         onnx_sha256=sha256_file(out_dir / ENCODER_ONNX_FILE),
     )
+    if source_sha:
+        _QUANTIZED[source_sha] = (out_dir / ENCODER_ONNX_FILE, str(meta["onnx_sha256"]))
     (out_dir / ENCODER_META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out_dir
 
