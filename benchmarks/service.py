@@ -259,11 +259,14 @@ class LeanClient:
     as the server: a loop of it measured the client as much as the server. Connections are pooled and opened
     on demand (at most `max_connections`; a request that finds none free waits for one)."""
 
+    IDLE_S = 4.0  # a pooled connection idle longer than this is not reused: uvicorn closes them after 5 s
+
     def __init__(self, port: int, max_connections: int) -> None:
         self.port = port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.slots = asyncio.Semaphore(max_connections)
         self.failures: dict[str, int] = {}  # what went wrong: the HTTP status, or the client-side error
+        self.retried = 0  # requests sent again on a new connection after a reused one was closed under them
 
     def failed(self, kind: str) -> None:
         self.failures[kind] = self.failures.get(kind, 0) + 1
@@ -279,41 +282,63 @@ class LeanClient:
             head + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
         ).encode() + data
 
+    def _pooled(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A pooled connection the server has not closed (or is about to close for idling), if any."""
+        now = time.perf_counter()
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if now - since < self.IDLE_S and not reader.at_eof() and not writer.is_closing():
+                return reader, writer
+            writer.close()
+        return None
+
     async def send(self, raw: bytes) -> int:
-        """Send one pre-built request; its status code (0 when the connection failed)."""
+        """Send one pre-built request; its status code (0 when the connection failed).
+
+        As browsers and urllib3 do, a request on a reused keep-alive connection that the server closed before
+        answering anything (a close racing the request) is sent once more on a new connection: the server
+        never read it. Any other failure is counted."""
         async with self.slots:
-            conn = self.idle.pop() if self.idle else None
-            try:
-                if conn is None:
-                    conn = await asyncio.open_connection("127.0.0.1", self.port)
-                reader, writer = conn
-                writer.write(raw)
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-                status = int(head[9:12])
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
-            except (
-                OSError,
-                asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError,
-                TimeoutError,
-                ValueError,
-            ) as exc:
-                if conn is not None:
-                    conn[1].close()
-                self.failed(type(exc).__name__)
-                return 0
-            self.idle.append(conn)
+            conn = self._pooled()
+            for attempt in (0, 1):
+                reused = conn is not None
+                try:
+                    if conn is None:
+                        conn = await asyncio.open_connection("127.0.0.1", self.port)
+                    reader, writer = conn
+                    writer.write(raw)
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                    status = int(head[9:12])
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line[:15].lower() == b"content-length:":
+                            length = int(line[15:])
+                    if length:
+                        await reader.readexactly(length)
+                except (
+                    OSError,
+                    asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError,
+                    TimeoutError,
+                    ValueError,
+                ) as exc:
+                    if conn is not None:
+                        conn[1].close()
+                    closed_unanswered = isinstance(exc, asyncio.IncompleteReadError) and not exc.partial
+                    if reused and attempt == 0 and (closed_unanswered or isinstance(exc, ConnectionError)):
+                        self.retried += 1
+                        conn = None
+                        continue
+                    self.failed(type(exc).__name__)
+                    return 0
+                break
+            self.idle.append((reader, writer, time.perf_counter()))
             if status != 200:
                 self.failed(f"HTTP {status}")
             return status
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle = []
 
@@ -345,6 +370,7 @@ async def closed_loop(port: int, path: str, concurrency: int, duration: float) -
         "requests": len(times),
         "errors": errors,
         "error_kinds": http.failures,
+        "resent_after_keepalive_close": http.retried,
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(times) + errors), 3),
     }
 
@@ -385,6 +411,7 @@ async def open_loop(port: int, rate: float, duration: float, seed: int = 0) -> d
         **summary(times),
         "errors": errors,
         "error_kinds": http.failures,
+        "resent_after_keepalive_close": http.retried,
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, len(tasks)), 3),
     }
 

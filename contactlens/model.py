@@ -352,7 +352,8 @@ class ContactModel:
 
         Clauses: spaCy sentences, then "but", "however", ";" ... (`text.split_clauses`). Each clause goes to
         the listed description it most likely speaks of; a description no clause chose takes its likeliest
-        clause. Texts with one description or one clause are skipped.
+        clause. Texts with one description or one clause are skipped. With `alone` (see `embed`) each text's
+        clauses are embedded in one encoder call of their own: the answer still depends on that text alone.
 
         Returns:
             The clauses, their features, and (text index, clause index, description id) assignments.
@@ -366,7 +367,10 @@ class ContactModel:
         if not pieces:
             return [], {}, []
         flat = [c for _, clauses in pieces for c in clauses]
-        feats = self.features(flat, alone=alone)
+        emb = None
+        if alone and not self.encoder.batch_invariant:  # one call per text for its clauses: still its own
+            emb = np.vstack([self.encoder.encode(clauses, batch_size=len(clauses)) for _, clauses in pieces])
+        feats = self.features(flat, emb, alone=alone)
         if self.multilabel_head is not None:
             topic, classes = self.multilabel_head.proba(feats), [str(c) for c in self.multilabel_head.classes]
         else:

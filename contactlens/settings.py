@@ -81,9 +81,11 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=50.0, description="Hold a batch that has company this long for more calls (0: never)."
     )
     suggestion_log_queue: int = Field(
-        0,
+        10_000,
         ge=0,
-        description="Write suggestion logs behind the answer, at most this many waiting (0: inline).",
+        description="Suggestion logs are written behind the answer by a thread, at most this many waiting "
+        "(beyond that a log is dropped and counted, never waited for); 0: inline, one INSERT per batch on "
+        "the answer's path. Contacts are always written before their 201.",
     )
     session_secret: str | None = Field(None, description="Signs the review pages' session cookie.")
 

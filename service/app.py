@@ -29,6 +29,7 @@ from service import docs, errors, reloader, ui
 from service.api import admin, catalog, contacts, drift, health, reports, review, suggest
 from service.auth import KeyRing
 from service.batcher import MicroBatcher
+from service.deps import database_reachable
 from service.limits import max_body_bytes
 from service.metrics import LatencyMiddleware, Metrics
 from service.suggestion_log import SuggestionLog
@@ -93,6 +94,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.migrated = True
     except SQLAlchemyError as exc:  # serve suggestions anyway; writes answer 503 and /readyz says why
         log.error("database %s unavailable at start-up: %s", describe_url(state.engine), short_error(exc))
+        database_reachable(app, False)
     if state.model is None:
         try:
             state.model = await run_in_threadpool(_load, settings.resolved_model_uri, settings)

@@ -124,10 +124,20 @@ def review_threshold(model: ContactModel, settings: Settings) -> float:
     return settings.review_threshold if settings.review_threshold is not None else model.review_threshold
 
 
+def database_reachable(app: FastAPI, reachable: bool) -> None:
+    """Tell the write-behind suggestion log what the rest of the app saw of the database: while it is known to
+    be down, suggestions are answered without an id (as with an inline INSERT that failed), and the log's own
+    next successful write says it is back."""
+    writer = getattr(app.state, "suggestion_log", None)
+    if writer is not None:
+        writer.healthy = reachable
+
+
 def note_database_error(app: FastAPI, exc: SQLAlchemyError, what: str) -> None:
     """Log a database error a route chose to survive (`what` says how); only an outage counts in db_errors."""
     kind = classify_error(exc)
     if kind == UNAVAILABLE:
+        database_reachable(app, False)
         app.state.metrics.db_errors.inc()
         log.error("database unavailable: %s (%s)", what, short_error(exc))
     else:

@@ -26,7 +26,7 @@ from contactlens.errors import ConflictError, ContactLensError, NotFoundError
 from contactlens.settings import ROLES
 from contactlens.store import BUSY, CONFLICT, INVALID, UNAVAILABLE, classify_error, short_error
 from service.auth import authenticate, route_roles
-from service.deps import get_session
+from service.deps import database_reachable, get_session
 from service.schemas import ErrorPublic, ValidationErrorPublic
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         detail = "the database is busy; nothing was stored, try again in a moment"
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
     if kind == UNAVAILABLE:
+        database_reachable(request.app, False)
         request.app.state.metrics.db_errors.inc()
         log.error("database unavailable: %s refused with 503, nothing stored (%s)", where, short_error(exc))
         detail = "the database is unavailable; nothing was stored, try again later"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from contactlens.store import PENDING, ReviewItem, ping, short_error, upgrade
+from service.deps import database_reachable
 from service.metrics import CONTENT_TYPE
 from service.schemas import Health
 
@@ -37,9 +38,11 @@ def readyz(request: Request) -> Response:
             state.migrated = True
         ping(state.engine)
     except SQLAlchemyError as exc:
+        database_reachable(request.app, False)
         reason = f"database unreachable: {short_error(exc)}"
         log.error("readyz: %s", reason)
         return _not_ready(reason, model.version)
+    database_reachable(request.app, True)
     body = Health(status="ready", model_version=model.version, database="ok")
     return JSONResponse(body.model_dump(exclude_none=True))
 

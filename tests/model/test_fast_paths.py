@@ -120,3 +120,32 @@ def test_a_suggestion_does_not_depend_on_the_texts_scored_with_it(sample_model) 
         assert abs(got.sentiment.confidence - alone.sentiment.confidence) <= 1.01e-4
     emb = sample_model.embed(texts, alone=True)
     assert np.array_equal(emb[1], sample_model.embed(texts[1:2])[0])
+
+
+def test_clauses_are_embedded_together_per_text_and_answers_stay_each_texts_own(sample_model) -> None:
+    """A contact about two things embeds its clauses in one call of their own: the clause sentiments are the
+    same whether the contact is suggested alone or beside another contact about two things."""
+    texts = [
+        "Sarah on the tills was so kind, please thank her. But my refund still hasn't reached my card.",
+        "The driver was lovely and careful. However the parcel came four days late and the box was crushed.",
+    ]
+    calls: list[tuple[int, int | None]] = []  # (texts, texts per ONNX call) of each encode
+    encode = sample_model.encoder.encode
+
+    def counting(batch, *args, **kwargs):
+        calls.append((len(batch), kwargs.get("batch_size")))
+        return encode(batch, *args, **kwargs)
+
+    sample_model.encoder.encode = counting
+    try:
+        together = sample_model.suggest(texts, top_k=3)
+    finally:
+        del sample_model.encoder.encode
+    several = [d for d in together if len(d.descriptions or ()) > 1]
+    assert several, "the sample model should decide several descriptions for these"
+    assert calls[0] == (len(texts), 1), calls  # the texts: one call each
+    assert any(n > 1 and per_call == n for n, per_call in calls[1:]), calls  # a text's clauses: one call
+    for text, got in zip(texts, together, strict=True):
+        alone = sample_model.suggest([text], top_k=3)[0]
+        pairs = [(d.id, d.sentiment) for d in got.descriptions or ()]
+        assert pairs == [(d.id, d.sentiment) for d in alone.descriptions or ()]

@@ -68,3 +68,28 @@ def test_write_behind_log_links_a_contact_logged_at_once(make_client) -> None:
 def test_batching_off_still_answers(make_client) -> None:
     client = make_client(suggest_batch_max=1)
     assert suggest(client, "Parcel late")["suggestions"]
+
+
+def test_suggestion_logs_are_written_behind_by_default(client) -> None:
+    from sqlalchemy import select
+
+    from contactlens.store import Suggestion
+
+    writer = client.app.state.suggestion_log
+    assert writer is not None  # the default: not on the typing path
+    answer = suggest(client, "Parcel late, due Monday")
+    assert writer.flush()
+    with client.app.state.sessions() as session:
+        row = session.scalar(select(Suggestion).where(Suggestion.id == answer["suggestion_id"]))
+    assert row is not None and row.top1_id == answer["suggestions"][0]["id"]
+
+
+def test_inline_suggestion_log_still_stores_before_answering(make_client) -> None:
+
+    from contactlens.store import Suggestion
+
+    client = make_client(suggestion_log_queue=0)
+    assert getattr(client.app.state, "suggestion_log", None) is None
+    answer = suggest(client, "Parcel late, due Monday")
+    with client.app.state.sessions() as session:  # no flush: the INSERT was on the answer's path
+        assert session.get(Suggestion, answer["suggestion_id"]) is not None
