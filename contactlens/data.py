@@ -7,12 +7,15 @@ import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from contactlens.errors import DataError, first_line
 from contactlens.taxonomy import Taxonomy, check_label
+
+# pandas is imported where rows are read or relabelled: the service imports this module for its constants, and
+# pandas brings pyarrow (about 100 MB a serving worker).
+if TYPE_CHECKING:
+    import pandas as pd
 
 SENTIMENTS = ("negative", "neutral", "positive")
 CHANNELS = ("letter", "email", "phone", "txt", "web", "face_to_face", "fax")
@@ -45,6 +48,8 @@ def _format(path: Path) -> str:
 
 
 def _read(path: Path, chunksize: int | None = None) -> Any:
+    import pandas as pd
+
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -250,6 +255,8 @@ def with_labels(
     out["label_sentiments"] = sentiments
     out["description"] = [lab[0] if lab else "" for lab in labels]
     if any(any(s) for s in sentiments):
+        import pandas as pd
+
         overall = out["sentiment"] if "sentiment" in out.columns else pd.Series("", index=out.index)
         derived = [
             o if o.strip() or len(set(s)) != 1 else s[0] for o, s in zip(overall, sentiments, strict=True)
@@ -287,6 +294,8 @@ def is_multilabel(frame: pd.DataFrame) -> bool:
 
 def pair_sentiments(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """Per row, per description: the sentiment of that description (its pair, else the row's overall one)."""
+    import pandas as pd
+
     frame = with_labels(frame)
     overall = frame["sentiment"] if "sentiment" in frame.columns else pd.Series("", index=frame.index)
     return [

@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from contactlens.drift import checks as registry
 from contactlens.drift import novelty
@@ -25,6 +24,8 @@ from contactlens.drift.result import DriftReport, WindowInfo
 from contactlens.errors import ContactLensError, ModelError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from contactlens.model import ContactModel, Scores
 
 REQUIRED = ("classes", "class_share", "centroids", "spreads", "sample_embeddings", "review_rate")
@@ -213,6 +214,8 @@ def _window_info(model: ContactModel, n: int, dates: pd.Series | None) -> Window
 def _parse_dates(dates: pd.Series | None) -> pd.Series | None:
     if dates is None:
         return None
+    import pandas as pd  # here, not at import: the service loads pandas (and pyarrow) only for drift reports
+
     parsed = pd.to_datetime(pd.Series(list(dates)), errors="coerce", utc=True, format="mixed")
     return parsed.dt.tz_localize(None)
 
@@ -224,6 +227,8 @@ def mix_by_month(w: Window, dates: pd.Series | None, top: int = 8) -> dict[str, 
         return None
     month = parsed.dt.to_period("M").astype(str).where(parsed.notna(), None)
     ids = np.asarray(w.classes)[w.predicted]
+    import pandas as pd
+
     frame = pd.DataFrame({"month": month, "id": ids}).dropna()
     commonest = frame["id"].value_counts().index[:top].tolist()
     frame["shown"] = frame["id"].where(frame["id"].isin(commonest), "other")

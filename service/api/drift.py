@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
@@ -36,6 +35,8 @@ def drift(
         raise ContactLensError(
             f"no contacts received between {start or 'the first'} and {end or 'now'}: nothing to check"
         )
+    import pandas as pd  # here: a worker loads pandas (and pyarrow, about 100 MB) only for this report
+
     frame = pd.DataFrame(rows, columns=["id", "text", "received_at"]).set_index("id")
     report = run_drift(
         model,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contactlens.text import without_modules
+from contactlens.text import import_without, without_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +35,52 @@ def test_without_modules_hides_only_the_named_modules_inside_the_block(
     assert cl_probe_a.VALUE == 1 and cl_probe_b.VALUE == 2
     monkeypatch.delitem(sys.modules, "cl_probe_a")
     monkeypatch.delitem(sys.modules, "cl_probe_b")
+
+
+def test_import_without_hides_modules_from_one_module_s_first_import_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cl_probe_opt.py").write_text("VALUE = 3\n")
+    (tmp_path / "cl_probe_user.py").write_text(
+        "try:\n    import cl_probe_opt\nexcept ImportError:\n    cl_probe_opt = None\n"
+    )
+    (tmp_path / "cl_probe_other.py").write_text("import cl_probe_opt\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finders = list(sys.meta_path)
+    import_without("cl_probe_user", ("cl_probe_opt",))
+    import_without("cl_probe_user", ("cl_probe_opt",))  # once is enough: no second finder
+    assert len(sys.meta_path) == len(finders) + 1
+    import cl_probe_user
+
+    assert cl_probe_user.cl_probe_opt is None  # its optional import was skipped
+    assert "cl_probe_opt" not in sys.modules and sys.meta_path == finders  # the finder stepped aside
+    import cl_probe_other  # anyone else imports it as usual
+
+    assert cl_probe_other.cl_probe_opt.VALUE == 3
+    for name in ("cl_probe_opt", "cl_probe_user", "cl_probe_other"):
+        monkeypatch.delitem(sys.modules, name)
+
+
+def test_the_service_loads_without_pandas_until_a_route_needs_it() -> None:
+    """scikit-learn imports pandas (and pandas pyarrow: about 100 MB) whenever installed; the service and the
+    CLI that starts it load neither on the typing path; pandas still works with scikit-learn afterwards."""
+    code = (
+        "import sys\n"
+        "import contactlens.cli, service.app, service.cli\n"
+        "from contactlens.model import ContactModel\n"
+        "import sklearn.linear_model, sklearn.feature_extraction.text, sklearn.cluster\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))\n"
+        "import pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "frame = pd.DataFrame({'a': [0.0, 1.0, 2.0, 3.0], 'b': [1.0, 0.0, 1.0, 0.0]})\n"
+        "head = LogisticRegression().fit(frame, [0, 0, 1, 1])\n"
+        "assert list(head.feature_names_in_) == ['a', 'b']\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_spacy_pipelines_load_without_torch_or_transformers() -> None:
