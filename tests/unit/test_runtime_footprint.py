@@ -13,6 +13,16 @@ from contactlens.text import import_without, without_modules
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _last_line_of_fresh_python(code: str) -> str:
+    """Run `code` in a fresh interpreter (this test process may have imported anything) and give the last
+    line it printed; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 def test_without_modules_hides_only_the_named_modules_inside_the_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,11 +86,7 @@ def test_the_service_loads_without_pandas_until_a_route_needs_it() -> None:
         "head = LogisticRegression().fit(frame, [0, 0, 1, 1])\n"
         "assert list(head.feature_names_in_) == ['a', 'b']\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line_of_fresh_python(code) == "[]"
 
 
 def test_spacy_pipelines_load_without_torch_or_transformers() -> None:
@@ -95,11 +101,7 @@ def test_spacy_pipelines_load_without_torch_or_transformers() -> None:
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
         "import torch  # still importable afterwards, for whoever needs it\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line_of_fresh_python(code) == "[]"
 
 
 def test_limit_blas_threads_caps_numpy_blas() -> None:
