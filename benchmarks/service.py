@@ -546,7 +546,7 @@ def main() -> None:
     )
     parser.add_argument("--predict-rows", type=int, default=2000, help="BANKING77 train rows (0: skip).")
     parser.add_argument("--no-in-process", action="store_true", help="HTTP only (no in-process, no predict).")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="The JSON file to write.")
     parser.add_argument("--in-process-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_process_worker:
