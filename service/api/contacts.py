@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -215,9 +216,14 @@ def erase_contact(contact_id: int, session: SessionDep, who: Analyst) -> Any:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+# With several workers the suggestion may sit in another worker's write-behind log for a few milliseconds.
+_OTHER_WORKER_WAITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)  # 0.68 s at most, only for an id not found
+
+
 def _suggestion(session: SessionDep, suggestion_id: str | None, writer: Any = None) -> Suggestion | None:
     """The suggestion a contact answers. Suggestion logs are written behind the answer (`writer`): an id
-    not found yet is looked up again once the log is flushed; one whose log was dropped is left unlinked."""
+    not found yet is looked up again once this worker's log is flushed, then a few more times in the next
+    moments (another worker may have answered it); one whose log this worker dropped is left unlinked."""
     if suggestion_id is None:
         return None
     suggestion = session.get(Suggestion, suggestion_id)
@@ -230,6 +236,11 @@ def _suggestion(session: SessionDep, suggestion_id: str | None, writer: Any = No
             return None
         writer.flush()
         suggestion = session.get(Suggestion, suggestion_id)
+        for wait in _OTHER_WORKER_WAITS:  # another worker answered it: its own log writes it within moments
+            if suggestion is not None:
+                break
+            time.sleep(wait)
+            suggestion = session.get(Suggestion, suggestion_id)
     if suggestion is None:
         invalid("suggestion_id", f"unknown suggestion id '{suggestion_id}'", suggestion_id)
     answered = session.scalar(select(Contact.id).where(Contact.suggestion_id == suggestion_id))

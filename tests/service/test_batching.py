@@ -93,3 +93,40 @@ def test_inline_suggestion_log_still_stores_before_answering(make_client) -> Non
     answer = suggest(client, "Parcel late, due Monday")
     with client.app.state.sessions() as session:  # no flush: the INSERT was on the answer's path
         assert session.get(Suggestion, answer["suggestion_id"]) is not None
+
+
+class _LateRows:
+    """A session in which the suggestion row appears only after `after` look-ups (another worker's log)."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.lookups = after, 0
+
+    def get(self, _model, suggestion_id):
+        self.lookups += 1
+        return {"id": suggestion_id} if self.lookups > self.after else None
+
+    def scalar(self, _stmt):
+        return None  # no contact answers it yet
+
+
+class _OwnLog:
+    def was_dropped(self, _suggestion_id) -> bool:
+        return False
+
+    def flush(self) -> bool:
+        return True
+
+
+def test_a_suggestion_written_by_another_worker_is_waited_for_briefly() -> None:
+    import pytest
+    from fastapi.exceptions import RequestValidationError
+
+    from service.api import contacts
+
+    late = _LateRows(after=4)  # not there before nor right after this worker's flush: found on the 3rd wait
+    assert contacts._suggestion(late, "s1", _OwnLog()) == {"id": "s1"}
+    assert late.lookups == 5
+    never = _LateRows(after=10**6)
+    with pytest.raises(RequestValidationError, match="unknown suggestion id"):
+        contacts._suggestion(never, "s2", _OwnLog())
+    assert never.lookups == 2 + len(contacts._OTHER_WORKER_WAITS)  # bounded: then 422, as before

@@ -122,6 +122,21 @@ def test_metrics_sum_every_worker(service) -> None:
     assert "contactlens_worker_resident_memory_bytes" in text
 
 
+def test_a_contact_logged_at_once_links_a_suggestion_another_worker_answered(service) -> None:
+    """Suggestion logs are written behind the answer by the worker that answered; a contact logged at once,
+    on whichever worker, still finds its suggestion (the typing path does not wait for the INSERT)."""
+    client = service["client"]  # a new connection per request: the two calls often reach different workers
+    for i in range(16):
+        text = f"my parcel is late again, order {i}"
+        r = client.post("/v1/suggest", json={"text": text}, headers=HEADERS["logger"])
+        assert r.status_code == 200
+        sid = r.json()["suggestion_id"]
+        contact = {"text": text, "channel": "web", "description": "late_delivery", "suggestion_id": sid}
+        logged = client.post("/v1/contacts", json=contact, headers=HEADERS["logger"])
+        assert logged.status_code == 201, logged.text
+        assert logged.json()["suggestion_id"] == sid
+
+
 def _suggestions_total(client: httpx.Client) -> float:
     text = client.get("/metrics").text
     return sum(float(v) for v in re.findall(r"^contactlens_suggestions_total\{[^}]*\} (\S+)$", text, re.M))
