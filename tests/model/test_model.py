@@ -94,8 +94,15 @@ def test_suggestion_shape_and_calibration(sample_model):
     first = out.top
     assert first.group and first.owner and first.name
     assert out.sentiment is not None and out.sentiment.label in {"negative", "neutral", "positive"}
-    assert sample_model.suggest(["parcel never arrived"], threshold=1.0)[0].needs_review is True
-    assert sample_model.suggest(["parcel never arrived"], threshold=0.0)[0].needs_review is False
+    strict = sample_model.suggest(["parcel never arrived"], threshold=1.0)[0]
+    assert strict.needs_review is True and "low_confidence" in strict.review_reasons
+    # Threshold 0: never low confidence; review only if the contact fits no description (issue 13). Whether
+    # this short contact does sits near the rule's cut (its score moved across it between installs of the
+    # same pinned-by-range packages), so the test holds the threshold's part, not the novelty rule's.
+    lax = sample_model.suggest(["parcel never arrived"], threshold=0.0)[0]
+    assert "low_confidence" not in lax.review_reasons
+    assert lax.needs_review is lax.fits_no_description
+    assert sample_model.suggest(["parcel lost"], threshold=0.0)[0].needs_review is False
 
 
 def test_compliment_is_positive(sample_model):
