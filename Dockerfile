@@ -17,7 +17,7 @@ RUN groupadd --system --gid 10001 contactlens \
     && mkdir -p /app /models \
     && chown contactlens:contactlens /app /models
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY contactlens ./contactlens
 COPY training ./training
 COPY service ./service
@@ -25,7 +25,7 @@ COPY service ./service
 FROM base AS train
 # torch first, from the CPU index: anything that pulls an unpinned torch would bring a multi-GB CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    && pip install ".[train]"
+    && pip install --constraint=constraints.txt ".[train]"
 COPY data ./data
 USER contactlens
 VOLUME ["/models"]
@@ -33,7 +33,7 @@ CMD ["contactlens", "train", "--data", "data/train.csv", "--eval-data", "data/te
 
 FROM base AS serve
 # Serving scores with ONNX Runtime from the model artifact: no torch, no training extras.
-RUN pip install . \
+RUN pip install --constraint=constraints.txt . \
     && rm -rf /root/.cache
 USER contactlens
 VOLUME ["/models"]

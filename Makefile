@@ -10,11 +10,12 @@ PORT   ?= 8000
 
 # torch==2.13.0 goes in first: a CPU build lies on this machine's disk, and anything that pulls an unpinned
 # torch before it would bring a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# constraints.txt holds every version as resolved and tested: a fresh install gets the same numerics.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[train,dev,spark,ray]"
+	$(BIN)/python -m pip install --quiet --constraint=constraints.txt -e ".[train,dev,spark,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,7 +43,7 @@ def _installs(stage: list[str]) -> list[str]:
                 for w in words[2:]:
                     if skip:
                         skip = False
-                    elif w in ("--index-url", "-r"):
+                    elif w in ("--index-url", "-r", "-c", "--constraint"):
                         skip = True
                     elif not w.startswith("-"):
                         found.append(w)
@@ -117,3 +117,28 @@ def test_the_serving_image_builds() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_constraints_pin_every_dependency_within_the_project_s_ranges() -> None:
+    """constraints.txt (what `make install` and the images install) pins each declared dependency, core and
+    extras, to one version that its range in pyproject.toml admits."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    pins: dict[str, Version] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[canonicalize_name(name)] = Version(version)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in ("train", "dev", "spark", "ray"):
+        declared += project["optional-dependencies"][extra]
+    for text in declared:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not pinned in constraints.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} is not {req}"
