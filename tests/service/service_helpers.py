@@ -35,6 +35,13 @@ def suggest(client: TestClient, text: str, **extra: Any) -> dict[str, Any]:
     return r.json()
 
 
+def written_suggestions(client: TestClient) -> None:
+    """Wait until the suggestion logs handed to the write-behind log (the default) are in the database."""
+    writer = getattr(client.app.state, "suggestion_log", None)
+    if writer is not None:
+        assert writer.flush(), "the suggestion log did not drain within its timeout"
+
+
 def log_contact(client: TestClient, expect: int = 201, **body: Any) -> dict[str, Any]:
     payload = {"text": "A contact", "channel": "email", **body}
     r = client.post("/v1/contacts", json=payload, headers=HEADERS["logger"])

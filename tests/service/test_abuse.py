@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 import sqlalchemy as sa
-from service_helpers import HEADERS, log_contact, suggest
+from service_helpers import HEADERS, log_contact, suggest, written_suggestions
 
 from contactlens.registry import directory_version
 from contactlens.settings import Settings
@@ -195,6 +195,7 @@ def test_a_batch_over_its_scoring_cost_is_a_413_that_says_what_to_do(make_client
     # one text alone is never refused by cost: max_text_chars bounds it (the typing path is unchanged)
     assert client.post("/v1/suggest/batch", json={"texts": [long_text]}, headers=LOGGER).status_code == 200
     assert client.post("/v1/suggest", json={"text": long_text}, headers=LOGGER).status_code == 200
+    written_suggestions(client)
     with client.app.state.engine.connect() as conn:  # nothing stored for the refused batches
         assert conn.execute(sa.text("SELECT count(*) FROM suggestions")).scalar_one() == 42
 
@@ -218,6 +219,7 @@ def test_a_batch_over_its_time_budget_stops_with_a_503(make_client) -> None:
     assert (
         client.post("/v1/suggest/batch", json={"texts": ["Parcel late"]}, headers=LOGGER).status_code == 200
     )
+    written_suggestions(client)
     with client.app.state.engine.connect() as conn:  # only the single text's suggestion was stored
         assert conn.execute(sa.text("SELECT count(*) FROM suggestions")).scalar_one() == 1
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import HEADERS, log_contact, suggest
+from service_helpers import HEADERS, log_contact, suggest, written_suggestions
 from sqlalchemy import select
 
 from contactlens import results
@@ -18,6 +18,7 @@ REVIEWER = HEADERS["reviewer"]
 
 
 def rows(client: TestClient, model: type, *where: Any) -> list[Any]:
+    written_suggestions(client)  # suggestion logs are written behind the answer
     with client.app.state.sessions() as session:
         return list(session.scalars(select(model).where(*where)))
 
