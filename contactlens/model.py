@@ -288,12 +288,10 @@ class ContactModel:
             return self.encoder.encode(cleaned, batch_size=1, progress=progress)
         return self.encoder.encode(cleaned, progress=progress)
 
-    def features(
-        self, cleaned: list[str], embeddings: np.ndarray | None = None, alone: bool = False
-    ) -> dict[str, Any]:
-        """The feature sets of already-cleaned texts (`alone`: see `embed`)."""
+    def features(self, cleaned: list[str], embeddings: np.ndarray | None = None) -> dict[str, Any]:
+        """The feature sets of already-cleaned texts (embedded together unless `embeddings` are given)."""
         if embeddings is None:
-            embeddings = self.embed(cleaned, alone)
+            embeddings = self.embed(cleaned)
         return {"embedding": embeddings, "tfidf": sparse_features(self.vectorizer, cleaned)}
 
     def score(self, texts: list[str], progress: bool = False, alone: bool = False) -> Scores:
@@ -370,7 +368,7 @@ class ContactModel:
         emb = None
         if alone and not self.encoder.batch_invariant:  # one call per text for its clauses: still its own
             emb = np.vstack([self.encoder.encode(clauses, batch_size=len(clauses)) for _, clauses in pieces])
-        feats = self.features(flat, emb, alone=alone)
+        feats = self.features(flat, emb)
         if self.multilabel_head is not None:
             topic, classes = self.multilabel_head.proba(feats), [str(c) for c in self.multilabel_head.classes]
         else:
