@@ -12,10 +12,7 @@ from typing import Any
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
 
 from contactlens import artifact
 from contactlens import taxonomy as taxmod
@@ -33,6 +30,7 @@ from contactlens.results import (
 from contactlens.results import needs_review as needs_review  # the one review rule, importable from here too
 from contactlens.results import review_reasons as review_reasons
 from contactlens.text import clean, split_clauses
+from contactlens.tfidf import sparse_features
 
 _EPS = 1e-12
 
@@ -168,75 +166,6 @@ def limit_blas_threads(threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads, user_api="blas")
-
-
-FAST_TFIDF_MAX_TEXTS = 32  # up to this many texts, TF-IDF skips scikit-learn's per-call checks
-_ANALYZERS: dict[int, tuple[Any, Any]] = {}
-
-
-def _analyzer(t: TfidfVectorizer) -> Any:
-    """`t.build_analyzer()`, built once per fitted vectoriser."""
-    cached = _ANALYZERS.get(id(t))
-    if cached is None or cached[0] is not t:
-        cached = (t, t.build_analyzer())
-        _ANALYZERS[id(t)] = cached  # holds `t`, so its id is not reused while cached
-    return cached[1]
-
-
-def _fast_tfidf(t: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix | None:
-    """`t.transform(texts)` for a few texts: the same counts, idf weights and norm, without scikit-learn's
-    input validation, which costs several times the counting on one short text. None when the vectoriser
-    uses an option this path does not reproduce."""
-    if t.binary or t.norm not in ("l2", None) or (t.use_idf and not hasattr(t, "idf_")):
-        return None
-    analyze, vocab = _analyzer(t), t.vocabulary_
-    idf = t.idf_ if t.use_idf else None
-    indptr, indices, values = [0], [], []
-    for text in texts:
-        counts: dict[int, int] = {}
-        for term in analyze(text):
-            j = vocab.get(term)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        idx = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
-        tf = np.array([counts[j] for j in idx.tolist()], dtype=np.float64)
-        if t.sublinear_tf:
-            tf = np.log(tf) + 1.0
-        if idf is not None:
-            tf = tf * idf[idx]
-        if t.norm == "l2" and len(tf):
-            tf = tf / np.sqrt(np.dot(tf, tf))
-        indices.append(idx)
-        values.append(tf)
-        indptr.append(indptr[-1] + len(idx))
-    return sp.csr_matrix(
-        (
-            np.concatenate(values).astype(t.dtype) if values else np.zeros(0, t.dtype),
-            np.concatenate(indices) if indices else np.zeros(0, np.int64),
-            np.array(indptr),
-        ),
-        shape=(len(texts), len(vocab)),
-    )
-
-
-def sparse_features(vectorizer: Any, cleaned: list[str]) -> Any:
-    """`vectorizer.transform(cleaned)`. A plain FeatureUnion is transformed part by part and stacked, which is
-    what it does itself, without its per-call machinery (joblib dispatch, output wrapping): on one text that
-    machinery cost 90% of the TF-IDF time (1.8 against 22 ms on a loaded machine). A few texts (the typing
-    path) go through `_fast_tfidf`, which also skips each part's input validation."""
-    if type(vectorizer) is FeatureUnion and not vectorizer.transformer_weights:
-        parts = [t for _, t in vectorizer.transformer_list if t not in ("drop", "passthrough")]
-        if len(parts) == len(vectorizer.transformer_list):
-            out = []
-            for t in parts:
-                fast = (
-                    _fast_tfidf(t, cleaned)
-                    if type(t) is TfidfVectorizer and len(cleaned) <= FAST_TFIDF_MAX_TEXTS
-                    else None
-                )
-                out.append(t.transform(cleaned) if fast is None else fast)
-            return sp.hstack(out).tocsr()
-    return vectorizer.transform(cleaned)
 
 
 class ContactModel:

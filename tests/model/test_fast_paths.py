@@ -29,7 +29,7 @@ def test_sparse_features_equal_the_vectorizer(sample_model) -> None:
 def test_the_typing_path_tfidf_equals_scikit_learn_for_every_option() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from contactlens import model as cm
+    from contactlens import tfidf as tf
 
     train = [
         "parcel late again",
@@ -44,12 +44,15 @@ def test_the_typing_path_tfidf_equals_scikit_learn_for_every_option() -> None:
         {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True},
         {"analyzer": "word", "norm": None},
         {"analyzer": "word", "use_idf": False, "dtype": np.float32},
+        {"analyzer": "char_wb", "ngram_range": (1, 3), "lowercase": False},
+        {"analyzer": "char_wb", "ngram_range": (3, 7)},  # words shorter than n: counted once, whole
+        {"analyzer": "char", "ngram_range": (2, 4), "strip_accents": "unicode"},
     ):
         t = TfidfVectorizer(**options).fit(train)
-        fast, slow = cm._fast_tfidf(t, texts), t.transform(texts)
+        fast, slow = tf._fast_tfidf(t, texts), t.transform(texts)
         assert fast is not None and fast.dtype == slow.dtype and fast.shape == slow.shape
         assert np.allclose(fast.toarray(), slow.toarray(), rtol=1e-6, atol=1e-9), options
-    assert cm._fast_tfidf(TfidfVectorizer(binary=True).fit(train), texts) is None  # not reproduced: sklearn's
+    assert tf._fast_tfidf(TfidfVectorizer(binary=True).fit(train), texts) is None  # not reproduced: sklearn's
 
 
 def test_member_proba_equals_predict_proba(sample_model) -> None:
@@ -149,3 +152,39 @@ def test_clauses_are_embedded_together_per_text_and_answers_stay_each_texts_own(
         alone = sample_model.suggest([text], top_k=3)[0]
         pairs = [(d.id, d.sentiment) for d in got.descriptions or ()]
         assert pairs == [(d.id, d.sentiment) for d in alone.descriptions or ()]
+
+
+def test_char_wb_word_cache_gives_scikit_learns_counts_and_stays_bounded(monkeypatch) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    from contactlens import tfidf as tf
+
+    train = ["parcel late again", "refund not received!!", "gr8 service ta", "Café staff were lovely", "a b"]
+    union = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+        ]
+    ).fit(train)
+    monkeypatch.setattr(tf, "WORD_CACHE_SIZE", 3)  # forces the cache to be cleared while texts are read
+    texts = ["late late parcel", "parcel  late\tagain\n", "CAFÉ café", "a", "", "zz qq", "refund refund"] * 3
+    for text in texts:  # one at a time, as the typing path calls it, the cache warm for repeats
+        fast, slow = tf.sparse_features(union, [text]), union.transform([text])
+        assert fast.shape == slow.shape and abs(fast - slow).max() < 1e-12, text
+    batch = tf.sparse_features(union, texts)
+    assert abs(batch - union.transform(texts)).max() < 1e-12
+    char = union.transformer_list[1][1]
+    cache = tf._columns(char)._cache
+    assert 0 < len(cache) <= 3
+
+
+def test_callable_analyzer_goes_through_scikit_learn() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    from contactlens import tfidf as tf
+
+    union = FeatureUnion([("words", TfidfVectorizer(analyzer=str.split))]).fit(["a b c", "b c d"])
+    assert not tf._fast_part(union.transformer_list[0][1], few=True)
+    assert abs(tf.sparse_features(union, ["a d d"]) - union.transform(["a d d"])).max() < 1e-12
