@@ -2,7 +2,8 @@
 
     python benchmarks/profile_suggest.py [--model DIR_OR_URI] [--calls 300] [--batch 1 8 32]
 
-Stages, per item, at each batch size: clean, tokenise, encoder (ONNX Runtime run + pooling), TF-IDF, heads
+Stages, per item, at each batch size: clean, tokenise, encoder (ONNX Runtime run + pooling), TF-IDF (the
+typing path's, and scikit-learn's own transform beside it), heads
 (description, sentiment, multi-label), the answer (decision, top-k, taxonomy look-ups), and the whole
 `ContactModel.suggest` (the stages plus whatever glue is not listed). Then, at batch 1: the clause sentiments
 of a contact about two things, one suggestion-log INSERT into SQLite, the response's validation and JSON, and
@@ -59,6 +60,7 @@ def interleaved(stages: dict[str, Callable[[], Any]], rounds: int, per_item: int
 
 def model_stages(model: Any, texts: list[str]) -> dict[str, Callable[[], Any]]:
     from contactlens.text import clean
+    from contactlens.tfidf import sparse_features
 
     enc = model.encoder
     cleaned = [clean(t) for t in texts]
@@ -85,7 +87,8 @@ def model_stages(model: Any, texts: list[str]) -> dict[str, Callable[[], Any]]:
         "clean": lambda: [clean(t) for t in texts],
         "tokenise": lambda: enc._tokenizer.encode_batch(cleaned, add_special_tokens=True),
         "encoder": lambda: enc._embed_batch(encodings),
-        "tfidf": lambda: model.vectorizer.transform(cleaned),
+        "tfidf": lambda: sparse_features(model.vectorizer, cleaned),  # what suggest calls
+        "tfidf_sklearn": lambda: model.vectorizer.transform(cleaned),
         "heads": heads,
         "answer": answer,
         "suggest_total": lambda: model.suggest(texts),
@@ -96,11 +99,13 @@ def clause_stage(model: Any) -> dict[str, Callable[[], Any]]:
     from contactlens.text import clean, split_clauses
 
     cleaned = [clean(TWO_TOPICS)]
-    scores = model.score([TWO_TOPICS])
+    scores = model.score([TWO_TOPICS], alone=True)  # as suggest scores it: the token states kept
     ids = [[d for d, _ in row] for row in model.decisions(scores)]
     return {
         "split_clauses": lambda: split_clauses(cleaned[0]),
-        "clause_sentiments": lambda: model.description_sentiments(cleaned, ids, scores.sentiment),
+        "clause_sentiments": lambda: model.description_sentiments(
+            cleaned, ids, scores.sentiment, scores.states
+        ),
         "two_topics_total": lambda: model.suggest([TWO_TOPICS]),
     }
 

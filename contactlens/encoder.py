@@ -9,6 +9,7 @@ normalisation are done here in numpy, exactly as sentence-transformers' Pooling 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,15 @@ def _load_tokenizer(path: Path, expected_sha256: str | None, max_seq_length: int
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=max_seq_length)
     return tokenizer
+
+
+@dataclass
+class TokenStates:
+    """One text's encoder output before pooling (see `OnnxEncoder.encode_alone`)."""
+
+    hidden: np.ndarray  # tokens x dimension, float32: the last hidden states, [CLS] and [SEP] included
+    offsets: list[tuple[int, int]]  # each token's character span in the text ((0, 0) for special tokens)
+    special: list[int]  # 1 for [CLS] and [SEP]
 
 
 class OnnxEncoder:
@@ -244,7 +254,41 @@ class OnnxEncoder:
                 bar.close()
         return result
 
-    def _embed_batch(self, encodings: list[Any], run_options: ort.RunOptions | None = None) -> np.ndarray:
+    def encode_alone(self, texts: list[str]) -> tuple[np.ndarray, list[TokenStates]]:
+        """Each text in an ONNX Runtime call of its own: the embeddings `encode(texts, batch_size=1)` gives,
+        and each text's token states, from which `span_embeddings` pools parts of it at no further cost."""
+        result = np.empty((len(texts), self._dimension), dtype=np.float32)
+        states = []
+        for i, enc in enumerate(self._tokenizer.encode_batch(list(texts), add_special_tokens=True)):
+            hidden, mask = self._run([enc])
+            result[i] = _pool(hidden, mask, self._normalize)[0]
+            states.append(TokenStates(hidden[0], list(enc.offsets), list(enc.special_tokens_mask)))
+        return result, states
+
+    def span_embeddings(self, states: TokenStates, spans: list[tuple[int, int]]) -> list[np.ndarray | None]:
+        """Embeddings of parts of an encoded text (character spans of it): the mean of the text's own token
+        states that lie inside each span, L2-normalised as a text's embedding is. None for a span none of
+        whose tokens were encoded (beyond max_seq_length)."""
+        out: list[np.ndarray | None] = []
+        for start, end in spans:
+            rows = [
+                k
+                for k, ((a, b), special) in enumerate(zip(states.offsets, states.special, strict=True))
+                if not special and b > a and a >= start and b <= end
+            ]
+            if not rows:
+                out.append(None)
+                continue
+            pooled = states.hidden[rows].astype(np.float32).mean(axis=0)
+            if self._normalize:
+                pooled = pooled / max(float(np.linalg.norm(pooled)), _NORM_EPS)
+            out.append(pooled.astype(np.float32, copy=False))
+        return out
+
+    def _run(
+        self, encodings: list[Any], run_options: ort.RunOptions | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One ONNX Runtime call: the last hidden states (texts x tokens x dim) and the attention mask."""
         width = max(len(e.ids) for e in encodings)
         input_ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -256,6 +300,10 @@ class OnnxEncoder:
             token_type_ids[row, :n] = enc.type_ids
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
         (hidden,) = self._session.run([OUTPUT_NAME], feeds, run_options)
+        return hidden, attention_mask
+
+    def _embed_batch(self, encodings: list[Any], run_options: ort.RunOptions | None = None) -> np.ndarray:
+        hidden, attention_mask = self._run(encodings, run_options)
         return _pool(hidden, attention_mask, self._normalize)
 
 

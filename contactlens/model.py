@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from contactlens import artifact
 from contactlens import taxonomy as taxmod
 from contactlens.drift import novelty
-from contactlens.encoder import OnnxEncoder
+from contactlens.encoder import OnnxEncoder, TokenStates
 from contactlens.errors import ModelError
 from contactlens.results import (
     DecidedDescription,
@@ -29,7 +29,7 @@ from contactlens.results import (
 )
 from contactlens.results import needs_review as needs_review  # the one review rule, importable from here too
 from contactlens.results import review_reasons as review_reasons
-from contactlens.text import clean, split_clauses
+from contactlens.text import clause_spans, clean
 from contactlens.tfidf import sparse_features
 
 _EPS = 1e-12
@@ -149,6 +149,7 @@ class Scores:
     sentiment: np.ndarray | None
     multi: np.ndarray | None = None  # independent per-description probabilities (multi-label models)
     tfidf: Any = None  # the texts' TF-IDF rows (sparse), kept for explanations
+    states: list[TokenStates] | None = None  # each text's encoder token states, when embedded alone
 
     @property
     def top_confidence(self) -> np.ndarray:
@@ -213,9 +214,15 @@ class ContactModel:
         """The texts' embeddings; with `alone`, each text's own whatever else is embedded with it (one encoder
         call per text when the encoder is not batch-invariant: the int8 one). The service's answers use it, so
         a suggestion does not depend on who else was typing at that moment."""
+        return self._embed(cleaned, alone, progress)[0]
+
+    def _embed(
+        self, cleaned: list[str], alone: bool, progress: bool
+    ) -> tuple[np.ndarray, list[TokenStates] | None]:
+        """`embed`, and the token states of texts embedded one call each (for `assign_clauses`)."""
         if alone and not self.encoder.batch_invariant:
-            return self.encoder.encode(cleaned, batch_size=1, progress=progress)
-        return self.encoder.encode(cleaned, progress=progress)
+            return self.encoder.encode_alone(cleaned)
+        return self.encoder.encode(cleaned, progress=progress), None
 
     def features(self, cleaned: list[str], embeddings: np.ndarray | None = None) -> dict[str, Any]:
         """The feature sets of already-cleaned texts (embedded together unless `embeddings` are given)."""
@@ -226,17 +233,18 @@ class ContactModel:
     def score(self, texts: list[str], progress: bool = False, alone: bool = False) -> Scores:
         """Clean, embed and score texts with both heads (`alone`: see `embed`)."""
         cleaned = [clean(t) for t in texts]
-        emb = self.embed(cleaned, alone, progress)
+        emb, states = self._embed(cleaned, alone, progress)
         feats = self.features(cleaned, emb)
         proba = self.description_head.proba(feats)
         sent = self.sentiment_head.proba(feats) if self.sentiment_head else None
         multi = self.multilabel_head.proba(feats) if self.multilabel_head else None
-        return Scores(cleaned, emb, proba, sent, multi, feats["tfidf"])
+        return Scores(cleaned, emb, proba, sent, multi, feats["tfidf"], states)
 
     def scoring_cost(self, texts: list[str]) -> list[int]:
         """An upper bound of the encoder tokens `suggest` spends on each text, the most of its work: the
         text (cut at the encoder's `max_seq_length`) and, should it be about several descriptions, every
-        token of it again as clauses (`assign_clauses`, not cut). A long text costs about twice its length."""
+        token of it again for its clauses (`assign_clauses`: a text run again for its token states, clauses
+        beyond the cut embedded on their own). A long text costs at most about twice its length."""
         window = self.encoder.max_seq_length
         return [min(n, window) + n for n in self.encoder.token_counts(texts)]
 
@@ -273,31 +281,32 @@ class ContactModel:
         return out
 
     def assign_clauses(
-        self, cleaned: list[str], ids: list[list[str]], alone: bool = False
+        self, cleaned: list[str], ids: list[list[str]], states: list[TokenStates] | None = None
     ) -> tuple[list[str], dict[str, Any], list[tuple[int, int, str]]]:
         """Split texts about several descriptions into clauses and give each clause to one of them.
 
-        Clauses: spaCy sentences, then "but", "however", ";" ... (`text.split_clauses`). Each clause goes to
+        Clauses: spaCy sentences, then "but", "however", ";" ... (`text.clause_spans`). Each clause goes to
         the listed description it most likely speaks of; a description no clause chose takes its likeliest
-        clause. Texts with one description or one clause are skipped. With `alone` (see `embed`) each text's
-        clauses are embedded in one encoder call of their own: the answer still depends on that text alone.
+        clause. Texts with one description or one clause are skipped. A clause's embedding is pooled from its
+        text's own token states (`_clause_embeddings`), so it depends on that text alone.
+
+        Args:
+            states: the texts' token states from `score(..., alone=True)`, if it kept them (else each text
+                about several descriptions is run through the encoder again, alone).
 
         Returns:
             The clauses, their features, and (text index, clause index, description id) assignments.
         """
-        pieces: list[tuple[int, list[str]]] = []
+        pieces: list[tuple[int, list[str], list[tuple[int, int]]]] = []
         for i, text in enumerate(cleaned):
             if len(ids[i]) > 1:
-                clauses = split_clauses(text)
-                if len(clauses) > 1:
-                    pieces.append((i, clauses))
+                found = clause_spans(text)
+                if len(found) > 1:
+                    pieces.append((i, [c for c, _, _ in found], [(a, b) for _, a, b in found]))
         if not pieces:
             return [], {}, []
-        flat = [c for _, clauses in pieces for c in clauses]
-        emb = None
-        if alone and not self.encoder.batch_invariant:  # one call per text for its clauses: still its own
-            emb = np.vstack([self.encoder.encode(clauses, batch_size=len(clauses)) for _, clauses in pieces])
-        feats = self.features(flat, emb)
+        flat = [c for _, clauses, _ in pieces for c in clauses]
+        feats = self.features(flat, self._clause_embeddings(cleaned, pieces, states))
         if self.multilabel_head is not None:
             topic, classes = self.multilabel_head.proba(feats), [str(c) for c in self.multilabel_head.classes]
         else:
@@ -305,7 +314,7 @@ class ContactModel:
         col = {c: k for k, c in enumerate(classes)}
         assigned: list[tuple[int, int, str]] = []
         start = 0
-        for i, clauses in pieces:
+        for i, clauses, _ in pieces:
             first = start
             start += len(clauses)
             wanted = [d for d in ids[i] if d in col]
@@ -320,8 +329,34 @@ class ContactModel:
                 assigned += [(i, first + int(j), d) for j in mine]
         return flat, feats, assigned
 
+    def _clause_embeddings(
+        self,
+        cleaned: list[str],
+        pieces: list[tuple[int, list[str], list[tuple[int, int]]]],
+        states: list[TokenStates] | None,
+    ) -> np.ndarray:
+        """Each clause's embedding: the mean of its own tokens' states in its text's encoder run, so a text
+        scored alone costs no further encoder call for its clauses (the issue-16 measure: a contact about two
+        things took twice the encoder time of one). A clause wholly beyond the encoder's max_seq_length has
+        no tokens there and is embedded on its own, with that text's other such clauses."""
+        rows: list[np.ndarray] = []
+        for i, clauses, spans in pieces:
+            own = states[i] if states is not None else self.encoder.encode_alone([cleaned[i]])[1][0]
+            pooled = self.encoder.span_embeddings(own, spans)
+            lost = [k for k, v in enumerate(pooled) if v is None]
+            if lost:
+                alone = self.encoder.encode([clauses[k] for k in lost], batch_size=len(lost))
+                for k, v in zip(lost, alone, strict=True):
+                    pooled[k] = v
+            rows.extend(v for v in pooled if v is not None)
+        return np.vstack(rows)
+
     def description_sentiments(
-        self, cleaned: list[str], ids: list[list[str]], overall: np.ndarray | None, alone: bool = False
+        self,
+        cleaned: list[str],
+        ids: list[list[str]],
+        overall: np.ndarray | None,
+        states: list[TokenStates] | None = None,
     ) -> list[dict[str, Sentiment]]:
         """The sentiment of each description in each (cleaned) text, from the clauses that speak of it.
 
@@ -331,7 +366,7 @@ class ContactModel:
         if self.sentiment_head is None or overall is None:
             return [{} for _ in cleaned]
         out = [{d: self._sentiment(overall[i]) for d in row} for i, row in enumerate(ids)]
-        flat, feats, assigned = self.assign_clauses(cleaned, ids, alone)
+        flat, feats, assigned = self.assign_clauses(cleaned, ids, states)
         if not assigned:
             return out
         sent = self.sentiment_head.proba(feats)
@@ -372,7 +407,7 @@ class ContactModel:
         classes = self.classes
         decided = self.decisions(scores)
         per_desc = self.description_sentiments(
-            scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment, alone=True
+            scores.cleaned, [[d for d, _ in row] for row in decided], scores.sentiment, scores.states
         )
         ev = self.fit_evidence(scores)
         fits_none = ev.fits_none if ev is not None else np.zeros(len(texts), dtype=bool)

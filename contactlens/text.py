@@ -280,16 +280,51 @@ def split_clauses(text: str, min_words: int = 3) -> list[str]:
 
     A piece of fewer than `min_words` words joins the one before it, so "Thanks, but no." stays whole.
     """
-    out: list[str] = []
-    for sentence in split_sentences(text):
-        for piece in _CLAUSE_RE.split(sentence):
-            piece = piece.strip(" ,;:-")
+    return [clause for clause, _, _ in clause_spans(text, min_words)]
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where in `text` each sentence of :func:`split_sentences` lies (start, end), in the same order."""
+    nlp = _nlp()
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            lines.append((offset, line))
+        offset += len(line)
+    spans = []
+    for (start, _), doc in zip(lines, nlp.pipe(line for _, line in lines), strict=True):
+        for sent in doc.sents:
+            raw = sent.text
+            stripped = raw.strip()
+            if stripped:
+                left = start + sent.start_char + (len(raw) - len(raw.lstrip()))
+                spans.append((left, left + len(stripped)))
+    return spans
+
+
+def clause_spans(text: str, min_words: int = 3) -> list[tuple[str, int, int]]:
+    """The clauses of :func:`split_clauses`, each with where it lies in `text` (start, end).
+
+    A clause made of joined pieces is written with one space between them, as `split_clauses` gives it, and
+    spans from its first piece's start to its last piece's end (what lay between included).
+    """
+    out: list[tuple[str, int, int]] = []
+    for s_start, s_end in _sentence_spans(text):
+        sentence = text[s_start:s_end]
+        cuts = [(m.start(), m.end()) for m in _CLAUSE_RE.finditer(sentence)]
+        bounds = zip([0] + [e for _, e in cuts], [s for s, _ in cuts] + [len(sentence)], strict=True)
+        for a, b in bounds:
+            raw = sentence[a:b]
+            piece = raw.strip(" ,;:-")
             if not piece:
                 continue
-            if out and (len(piece.split()) < min_words or len(out[-1].split()) < min_words):
-                out[-1] = f"{out[-1]} {piece}"
+            start = s_start + a + (len(raw) - len(raw.lstrip(" ,;:-")))
+            end = start + len(piece)
+            if out and (len(piece.split()) < min_words or len(out[-1][0].split()) < min_words):
+                out[-1] = (f"{out[-1][0]} {piece}", out[-1][1], end)
             else:
-                out.append(piece)
+                out.append((piece, start, end))
     return out
 
 

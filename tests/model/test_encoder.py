@@ -294,3 +294,38 @@ def test_import_does_not_pull_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_encode_alone_gives_encodes_rows_and_each_texts_token_states(encoder: OnnxEncoder) -> None:
+    texts = ["my parcel never came", "", "Refund still not on my card, and the app logs me out"]
+    emb, states = encoder.encode_alone(texts)
+    assert np.array_equal(emb, encoder.encode(texts, batch_size=1))
+    for text, st in zip(texts, states, strict=True):
+        n = encoder.token_counts([text])[0]
+        assert st.hidden.shape == (n, encoder.dimension) and len(st.offsets) == len(st.special) == n
+        assert st.special[0] == st.special[-1] == 1 and sum(st.special) == 2  # [CLS] ... [SEP]
+
+
+def test_span_embeddings_pool_the_spans_own_tokens(encoder: OnnxEncoder) -> None:
+    text = "The driver was lovely but the parcel came four days late"
+    _, (st,) = encoder.encode_alone([text])
+    cut = text.index(" but")
+    first, second, nothing = encoder.span_embeddings(st, [(0, cut), (cut + 1, len(text)), (3, 3)])
+    assert nothing is None
+    assert first is not None and second is not None
+    words = [k for k, (a, b) in enumerate(st.offsets) if not st.special[k] and b <= cut]
+    expected = st.hidden[words].mean(axis=0)
+    assert np.allclose(first, expected / np.linalg.norm(expected), atol=1e-6)
+    assert abs(float(np.linalg.norm(second)) - 1.0) < 1e-5
+    # In context, each half stays nearer its own text encoded alone than the other half's.
+    alone = encoder.encode([text[:cut], text[cut + 1 :]], batch_size=1)
+    assert float(first @ alone[0]) > float(first @ alone[1])
+    assert float(second @ alone[1]) > float(second @ alone[0])
+
+
+def test_a_span_beyond_the_encoders_window_has_no_embedding(encoder: OnnxEncoder) -> None:
+    text = "word " * (encoder.max_seq_length + 50) + "the very end"
+    _, (st,) = encoder.encode_alone([text])
+    assert len(st.offsets) == encoder.max_seq_length  # cut like every text
+    inside, beyond = encoder.span_embeddings(st, [(0, 20), (len(text) - 12, len(text))])
+    assert inside is not None and beyond is None

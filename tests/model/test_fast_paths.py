@@ -125,33 +125,55 @@ def test_a_suggestion_does_not_depend_on_the_texts_scored_with_it(sample_model) 
     assert np.array_equal(emb[1], sample_model.embed(texts[1:2])[0])
 
 
-def test_clauses_are_embedded_together_per_text_and_answers_stay_each_texts_own(sample_model) -> None:
-    """A contact about two things embeds its clauses in one call of their own: the clause sentiments are the
-    same whether the contact is suggested alone or beside another contact about two things."""
+def test_a_contact_about_two_things_costs_one_encoder_call_and_stays_its_own(sample_model) -> None:
+    """A contact about two things pools its clauses from its own encoder run: one ONNX call per text, none
+    for the clauses; the clause sentiments are the same alone, beside another contact, and without the
+    kept token states (predict, evaluate, training run the text again)."""
     texts = [
         "Sarah on the tills was so kind, please thank her. But my refund still hasn't reached my card.",
         "The driver was lovely and careful. However the parcel came four days late and the box was crushed.",
     ]
-    calls: list[tuple[int, int | None]] = []  # (texts, texts per ONNX call) of each encode
-    encode = sample_model.encoder.encode
+    runs: list[int] = []  # texts per ONNX Runtime call
+    run = sample_model.encoder._run
 
-    def counting(batch, *args, **kwargs):
-        calls.append((len(batch), kwargs.get("batch_size")))
-        return encode(batch, *args, **kwargs)
+    def counting(encodings, *args, **kwargs):
+        runs.append(len(encodings))
+        return run(encodings, *args, **kwargs)
 
-    sample_model.encoder.encode = counting
+    sample_model.encoder._run = counting
     try:
         together = sample_model.suggest(texts, top_k=3)
     finally:
-        del sample_model.encoder.encode
+        del sample_model.encoder._run
     several = [d for d in together if len(d.descriptions or ()) > 1]
     assert several, "the sample model should decide several descriptions for these"
-    assert calls[0] == (len(texts), 1), calls  # the texts: one call each
-    assert any(n > 1 and per_call == n for n, per_call in calls[1:]), calls  # a text's clauses: one call
+    assert runs == [1] * len(texts), runs  # each text alone, once; its clauses cost no call
     for text, got in zip(texts, together, strict=True):
         alone = sample_model.suggest([text], top_k=3)[0]
         pairs = [(d.id, d.sentiment) for d in got.descriptions or ()]
         assert pairs == [(d.id, d.sentiment) for d in alone.descriptions or ()]
+    scores = sample_model.score(texts, alone=True)
+    ids = [[d.id for d in got.descriptions or ()] for got in together]
+    kept = sample_model.description_sentiments(scores.cleaned, ids, scores.sentiment, scores.states)
+    assert kept == sample_model.description_sentiments(scores.cleaned, ids, scores.sentiment)
+
+
+def test_a_clause_past_the_encoders_window_is_embedded_on_its_own(sample_model) -> None:
+    from contactlens.text import clause_spans, clean
+
+    filler = "The box was big and heavy and brown. " * 60  # far past the 256 tokens the encoder reads
+    text = clean("My parcel is late. " + filler + "But the refund came fine.")
+    found = clause_spans(text)
+    pieces = [(0, [c for c, _, _ in found], [(a, b) for _, a, b in found])]
+    emb = sample_model._clause_embeddings([text], pieces, None)
+    assert emb.shape == (len(found), sample_model.encoder.dimension)
+    _, (states,) = sample_model.encoder.encode_alone([text])
+    pooled = sample_model.encoder.span_embeddings(states, pieces[0][2])
+    lost = [k for k, v in enumerate(pooled) if v is None]
+    assert pooled[0] is not None and lost and lost[-1] == len(found) - 1
+    assert np.array_equal(emb[0], pooled[0])  # inside the window: pooled from the text's run
+    own = sample_model.encoder.encode([found[k][0] for k in lost], batch_size=len(lost))
+    assert np.array_equal(emb[lost], own)  # past it: those clauses in one call of their own
 
 
 def test_char_wb_word_cache_gives_scikit_learns_counts_and_stays_bounded(monkeypatch) -> None:

@@ -10,10 +10,12 @@ import pytest
 
 from contactlens.text import (
     PLACEHOLDERS,
+    clause_spans,
     clean,
     contains_control_chars,
     normalise,
     redact,
+    split_clauses,
     split_sentences,
     tokens,
 )
@@ -204,6 +206,40 @@ def test_split_sentences_on_a_short_letter() -> None:
 def test_split_sentences_drops_empty_input() -> None:
     assert split_sentences("") == []
     assert split_sentences("  \n \n") == []
+
+
+def test_split_clauses_turns_and_short_pieces() -> None:
+    text = "The food was lovely but the wait was long; staff were rushed. Thanks, but no.\nAlso the toilets"
+    assert split_clauses(text) == [
+        "The food was lovely",
+        "but the wait was long",
+        "staff were rushed. Thanks but no.",  # pieces under three words join the clause before them
+        "Also the toilets",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The food was lovely but the wait was long; staff were rushed. Thanks, but no.\nAlso the toilets",
+        "  Dear Sir,\r\n\r\nmy parcel - the blue one - never came;   however the refund did\u2028ok then",
+        "one two but three four five, however six seven eight: nine ten eleven twelve",
+        "",
+        "hi",
+    ],
+)
+def test_clause_spans_locate_each_clause(text: str) -> None:
+    found = clause_spans(text)
+    assert [c for c, _, _ in found] == split_clauses(text)
+    for clause, start, end in found:
+        pieces = clause.split(" ")
+        assert text[start:end].startswith(pieces[0]) and text[start:end].endswith(pieces[-1])
+        if text[start:end] != clause:  # joined pieces: the span holds each of them, in order
+            at = start
+            for piece in pieces:
+                at = text.index(piece, at, end) + len(piece)
+    starts = [s for _, s, _ in found]
+    assert starts == sorted(starts)
 
 
 def test_tokens_are_lower_case_words_without_punctuation_or_placeholders() -> None:
