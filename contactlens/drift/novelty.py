@@ -22,6 +22,7 @@ from scipy import stats
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from contactlens.drift.gaussian import heldout_mahalanobis, mahalanobis, tied_gaussian
 from contactlens.drift.stats import ctfidf
 from contactlens.text import tokens
 
@@ -123,12 +124,24 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _features(
-    confidence: np.ndarray, u_centroid: np.ndarray, u_neighbour: np.ndarray, gap: np.ndarray | None = None
+    confidence: np.ndarray,
+    u_centroid: np.ndarray,
+    u_neighbour: np.ndarray,
+    gap: np.ndarray | None = None,
+    u_mahalanobis: np.ndarray | None = None,
 ) -> np.ndarray:
     """The rule's inputs: the log-odds of the top confidence, the two distance percentiles and, for rules
-    tuned since issue 13, the centroid gap (`centroid_gap`)."""
+    tuned since issue 13, the centroid gap (`centroid_gap`) and then the Mahalanobis percentile."""
     columns = [_logit(confidence), u_centroid, u_neighbour]
-    return np.column_stack(columns if gap is None else [*columns, gap])
+    extra = [c for c in (gap, u_mahalanobis) if c is not None]
+    return np.column_stack([*columns, *extra])
+
+
+def mahalanobis_percentile(x: np.ndarray, reference: dict[str, np.ndarray]) -> np.ndarray:
+    """Where each contact's squared Mahalanobis distance to the nearest description mean (tied covariance,
+    `gaussian.tied_gaussian`) falls among held-out known contacts' distances to their own (0 to 1)."""
+    d = mahalanobis(x, reference["mahalanobis_whitener"], reference["mahalanobis_means"]).min(axis=1)
+    return np.interp(d, reference["mahalanobis_quantiles"], NN_GRID)
 
 
 GAP_CAP = 1.0  # a gap beyond any real one, for a row with a single finite centroid distance
@@ -161,11 +174,12 @@ def tune_rule(
     Every training contact is scored twice, always as a contact the model did not see: as itself (a known
     contact: out-of-fold probabilities, distances to the centroids and bank contacts of the other folds),
     and as if its description did not exist (its class removed from the probabilities and renormalised, its
-    description's centroid and contacts removed). A logistic regression on four numbers (the log-odds of
+    description's centroid and contacts removed). A logistic regression on five numbers (the log-odds of
     the top confidence, the percentiles of the distances to the nearest centroid and nearest training
-    contact, and the gap between the nearest two centroids, `centroid_gap`) separates the two roles; a
-    contact fits no description when its score is at least the one that `known_rate` of known contacts
-    reach. Also stored: what the window-level tests need (percentile tables,
+    contact, the gap between the nearest two centroids, `centroid_gap`, and the percentile of the
+    Mahalanobis distance to the nearest description mean under a tied covariance, `gaussian`) separates
+    the two roles; a contact fits no description when its score is at least the one that `known_rate` of
+    known contacts reach. Also stored: what the window-level tests need (percentile tables,
     likelihood-ratio tables with their means with and without novelty, chance cluster sizes).
 
     Args:
@@ -205,8 +219,15 @@ def tune_rule(
     u_novel = distance_percentile(d_novel, near_novel, quantiles)
     nn_quantiles = np.quantile(nn_known[ok], NN_GRID).astype(np.float32)
     v_known, v_novel = np.interp(nn_known, nn_quantiles, NN_GRID), np.interp(nn_novel, nn_quantiles, NN_GRID)
-    f_known = _features(conf_known, u_known, v_known, g_known)
-    f_novel = _features(conf_novel, u_novel, v_novel, g_novel)
+    maha = heldout_mahalanobis(embeddings, y_idx, k, folds)
+    m_rest = maha.copy()
+    m_rest[rows, y_idx] = np.inf
+    m_quantiles = np.quantile(maha[rows, y_idx][ok], NN_GRID).astype(np.float32)
+    w_known = np.interp(maha.min(axis=1), m_quantiles, NN_GRID)
+    w_novel = np.interp(m_rest.min(axis=1), m_quantiles, NN_GRID)
+    whitener, means = tied_gaussian(embeddings, y_idx, k)
+    f_known = _features(conf_known, u_known, v_known, g_known, w_known)
+    f_novel = _features(conf_novel, u_novel, v_novel, g_novel, w_novel)
     x = np.vstack([f_known[ok], f_novel[ok]])
     target = np.r_[np.zeros(int(ok.sum())), np.ones(int(ok.sum()))]
     clf = LogisticRegression(C=1.0, max_iter=1000).fit(x, target)
@@ -234,6 +255,9 @@ def tune_rule(
         "fresh_wording_similarity": np.array([wording_similarity]),
         "neighbour_bank": embeddings[bank_rows].astype(np.float16),
         "neighbour_quantiles": nn_quantiles,
+        "mahalanobis_whitener": whitener,
+        "mahalanobis_means": means,
+        "mahalanobis_quantiles": m_quantiles,
         "novelty_coef": np.r_[coef, intercept].astype(np.float64),
         "novelty_cut": np.array([cut]),
         "novelty_confidence": np.array([float(np.quantile(conf_known[flags], 0.9)) if flags.any() else 0.0]),
@@ -404,8 +428,10 @@ def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str
             1.0 - _nearest_similarity(x, _bank32(reference)), reference["neighbour_quantiles"], NN_GRID
         )
         coef = reference["novelty_coef"]
-        gap = centroid_gap(dist) if len(coef) == 5 else None  # rules tuned before issue 13: 3 features
-        score = _sigmoid(_features(confidence, u_c, v, gap) @ coef[:-1] + coef[-1])
+        # Rules tuned before issue 13 read 3 features, then 4 (the centroid gap), now 5 (Mahalanobis).
+        gap = centroid_gap(dist) if len(coef) >= 5 else None
+        u_m = mahalanobis_percentile(x, reference) if len(coef) >= 6 else None
+        score = _sigmoid(_features(confidence, u_c, v, gap, u_m) @ coef[:-1] + coef[-1])
         return Evidence(nearest, d, u_c, v, score, score >= float(reference["novelty_cut"][0]))
     if "novelty_distance" in reference:
         t, theta = float(reference["novelty_confidence"][0]), reference["novelty_distance"]

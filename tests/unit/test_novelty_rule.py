@@ -190,13 +190,75 @@ def test_the_centroid_gap_is_how_much_nearer_the_nearest_centroid_is_than_the_se
 
 def test_the_rule_reads_the_centroid_gap_and_old_three_feature_rules_still_score(synthetic) -> None:
     ref, unseen, proba = synthetic["ref"], synthetic["unseen"], synthetic["proba"]
-    assert len(ref["novelty_coef"]) == 5  # three features, the centroid gap and the intercept
     # A reference tuned before issue 13: three features; `evidence` reads it without the gap.
-    old = {**ref, "novelty_coef": ref["novelty_coef"][[0, 1, 2, 4]]}
-    ev = novelty.evidence(unseen, proba(unseen).max(axis=1), old)
+    coef = ref["novelty_coef"]
+    old = {k: v for k, v in ref.items() if not k.startswith("mahalanobis_")}
+    three = {**old, "novelty_coef": coef[[0, 1, 2, 5]]}
+    four = {**old, "novelty_coef": coef[[0, 1, 2, 3, 5]]}
+    ev = novelty.evidence(unseen, proba(unseen).max(axis=1), three)
     assert ev.score.shape == (len(unseen),) and np.all((ev.score >= 0) & (ev.score <= 1))
     # The gap changes the score of a contact exactly as its coefficient says.
-    new = novelty.evidence(unseen, proba(unseen).max(axis=1), ref)
+    new = novelty.evidence(unseen, proba(unseen).max(axis=1), four)
     gap = novelty.centroid_gap(1.0 - unseen.astype(np.float32) @ ref["centroids"].T)
-    logit = lambda s: np.log(s / (1 - s))  # noqa: E731
-    assert logit(new.score) - logit(ev.score) == pytest.approx(ref["novelty_coef"][3] * gap, abs=1e-4)
+    assert _logit(new.score) - _logit(ev.score) == pytest.approx(coef[3] * gap, abs=1e-4)
+
+
+def _logit(s: np.ndarray) -> np.ndarray:
+    return np.log(s / (1 - s))
+
+
+def test_mahalanobis_distances_are_those_of_the_shrunk_tied_covariance() -> None:
+    from sklearn.covariance import LedoitWolf
+
+    from contactlens.drift.gaussian import mahalanobis, tied_gaussian
+
+    rng = np.random.default_rng(2)
+    y = np.repeat(np.arange(3), 40)
+    x = rng.normal(size=(120, 8)) * np.array([5.0, 1, 1, 1, 1, 1, 1, 0.1]) + 3.0 * y[:, None]
+    whitener, means = tied_gaussian(x, y, 4)  # description 3 has no contact
+    mu = np.stack([x[y == c].mean(axis=0) for c in range(3)])
+    precision = LedoitWolf(assume_centered=True).fit(x - mu[y]).precision_
+    new = rng.normal(size=(5, 8))
+    d = mahalanobis(new, whitener, means)
+    expected = np.array([[(r - m) @ precision @ (r - m) for m in mu] for r in new])
+    assert d[:, :3] == pytest.approx(expected, rel=1e-4)
+    # A step along the direction contacts hardly vary in is far; the same step along a wide one is not.
+    step = np.zeros((2, 8))
+    step[0, 7], step[1, 0] = 0.5, 0.5
+    near, far = (
+        mahalanobis(mu[0] + step[[1]], whitener, means)[0, 0],
+        mahalanobis(mu[0] + step[[0]], whitener, means)[0, 0],
+    )
+    assert far > 20 * near
+
+
+def test_held_out_mahalanobis_distances_come_from_gaussians_fitted_on_the_other_folds() -> None:
+    from contactlens.drift.gaussian import heldout_mahalanobis, mahalanobis, tied_gaussian
+
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.arange(3), 30)
+    x = rng.normal(size=(90, 6)) + 2.0 * y[:, None]
+    folds = grouped_folds(y, None, 3, seed=0)
+    d = heldout_mahalanobis(x, y, 4, folds)
+    assert np.isinf(d[:, 3]).all()
+    train, test = folds[0]
+    assert d[test][:, :3] == pytest.approx(mahalanobis(x[test], *tied_gaussian(x[train], y[train], 4))[:, :3])
+    # Held out, a contact is farther from its own description's mean than when its own row is in the fit.
+    assert d[np.arange(90), y].mean() > mahalanobis(x, *tied_gaussian(x, y, 4))[np.arange(90), y].mean()
+
+
+def test_the_rule_reads_the_mahalanobis_percentile_and_references_without_it_score_as_before(
+    synthetic,
+) -> None:
+    ref, unseen, proba = synthetic["ref"], synthetic["unseen"], synthetic["proba"]
+    dim = unseen.shape[1]
+    assert len(ref["novelty_coef"]) == 6  # confidence, two percentiles, the gap, Mahalanobis, intercept
+    assert ref["mahalanobis_whitener"].shape == (dim, dim) and ref["mahalanobis_means"].shape == (6, dim)
+    assert np.all(np.diff(ref["mahalanobis_quantiles"]) >= 0)
+    conf = proba(unseen).max(axis=1)
+    new = novelty.evidence(unseen, conf, ref)
+    u_m = novelty.mahalanobis_percentile(unseen, ref)
+    assert np.all((u_m >= 0) & (u_m <= 1)) and u_m.mean() > 0.8  # an unseen description: far from all six
+    old = {k: v for k, v in ref.items() if not k.startswith("mahalanobis_")}
+    four = novelty.evidence(unseen, conf, {**old, "novelty_coef": ref["novelty_coef"][[0, 1, 2, 3, 5]]})
+    assert _logit(new.score) - _logit(four.score) == pytest.approx(ref["novelty_coef"][4] * u_m, abs=1e-4)
