@@ -271,18 +271,14 @@ class OnnxEncoder:
         whose tokens were encoded (beyond max_seq_length)."""
         out: list[np.ndarray | None] = []
         for start, end in spans:
-            rows = [
-                k
-                for k, ((a, b), special) in enumerate(zip(states.offsets, states.special, strict=True))
-                if not special and b > a and a >= start and b <= end
-            ]
-            if not rows:
-                out.append(None)
-                continue
-            pooled = states.hidden[rows].astype(np.float32).mean(axis=0)
-            if self._normalize:
-                pooled = pooled / max(float(np.linalg.norm(pooled)), _NORM_EPS)
-            out.append(pooled.astype(np.float32, copy=False))
+            mask = np.array(
+                [
+                    not special and b > a and a >= start and b <= end
+                    for (a, b), special in zip(states.offsets, states.special, strict=True)
+                ]
+            )
+            # The text's own pooling, over the span's tokens only.
+            out.append(_pool(states.hidden[None], mask[None], self._normalize)[0] if mask.any() else None)
         return out
 
     def _run(
