@@ -262,3 +262,46 @@ def test_the_rule_reads_the_mahalanobis_percentile_and_references_without_it_sco
     old = {k: v for k, v in ref.items() if not k.startswith("mahalanobis_")}
     four = novelty.evidence(unseen, conf, {**old, "novelty_coef": ref["novelty_coef"][[0, 1, 2, 3, 5]]})
     assert _logit(new.score) - _logit(four.score) == pytest.approx(ref["novelty_coef"][4] * u_m, abs=1e-4)
+
+
+def _clustered_bank(k: int = 30, per: int = 40, dim: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    centroids = _unit(rng.normal(size=(k, dim)))
+    bank = _unit(np.repeat(centroids, per, axis=0) + 0.35 * rng.normal(size=(k * per, dim)))
+    return bank.astype(np.float16), centroids.astype(np.float32)
+
+
+def test_the_bank_index_searches_the_nearest_partitions_and_never_finds_a_nearer_contact() -> None:
+    bank, centroids = _clustered_bank()
+    index = novelty.BankIndex.build(bank, centroids)
+    rows = bank.astype(np.float32)
+    assert sorted(map(tuple, index.rows.round(6))) == sorted(map(tuple, rows.round(6)))
+    assert (index.partition == (index.rows @ centroids.T).argmax(axis=1)).all()
+    rng = np.random.default_rng(1)
+    x = _unit(np.vstack([rows[:200] + 0.1 * rng.normal(size=(200, 24)), rng.normal(size=(100, 24))]))
+    x = x.astype(np.float32)
+    dist = 1.0 - x @ centroids.T
+    exact = novelty._nearest_similarity(x, rows)
+    approx = index.nearest_similarity(x, dist, probes=8)
+    assert (approx <= exact + 1e-5).all()  # a contact can only look farther, never nearer
+    assert np.mean(np.isclose(approx, exact, atol=1e-5)) >= 0.95
+    assert np.allclose(index.nearest_similarity(x, dist, probes=30), exact, atol=1e-5)
+    # One contact at a time (a product per partition) and a batch (one masked product) agree.
+    alone = [index.nearest_similarity(x[i : i + 1], dist[i : i + 1], probes=8)[0] for i in range(40)]
+    assert np.allclose(alone, approx[:40], atol=1e-5)
+
+
+def test_a_contact_whose_probed_partitions_are_empty_falls_back_to_the_whole_bank() -> None:
+    bank, centroids = _clustered_bank(k=6, per=10)
+    bank[:, 20:], centroids[:, 20:] = 0, 0  # the bank lives in the first 20 dimensions...
+    bank = _unit(bank.astype(np.float32)).astype(np.float16)
+    centroids = _unit(centroids)
+    far = np.eye(24, dtype=np.float32)[20:]  # ...and four descriptions with no bank contacts in the last 4
+    centroids = np.vstack([centroids, far])
+    index = novelty.BankIndex.build(bank, centroids)
+    assert (np.diff(index.starts)[6:] == 0).all()
+    x = far + 0.01
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    dist = 1.0 - x @ centroids.T
+    got = index.nearest_similarity(x, dist, probes=1)  # each probes only its own empty partition
+    assert np.allclose(got, novelty._nearest_similarity(x, bank.astype(np.float32)), atol=1e-5)
