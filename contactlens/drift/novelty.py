@@ -170,6 +170,7 @@ def tune_rule(
     seed: int = 0,
     neighbours: int = NEIGHBOURS,
     known_rate: float = KNOWN_RATE,
+    mahalanobis: bool = True,
 ) -> dict[str, np.ndarray]:
     """The per-contact "fits no description" score and rule, tuned on held-out training contacts.
 
@@ -192,6 +193,8 @@ def tune_rule(
         seed: for the random windows of the cluster-size null and the neighbour bank.
         neighbours: the most training embeddings kept as the bank of the nearest-neighbour distance.
         known_rate: the share of held-out known contacts allowed to fit no description.
+        mahalanobis: False: the rule of four inputs, without the Mahalanobis percentile (nor its stored
+            arrays), as tuned before it; for comparisons (`benchmarks/novelty_second_sets.py`).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
@@ -221,13 +224,21 @@ def tune_rule(
     u_novel = distance_percentile(d_novel, near_novel, quantiles)
     nn_quantiles = np.quantile(nn_known[ok], NN_GRID).astype(np.float32)
     v_known, v_novel = np.interp(nn_known, nn_quantiles, NN_GRID), np.interp(nn_novel, nn_quantiles, NN_GRID)
-    maha = heldout_mahalanobis(embeddings, y_idx, k, folds)
-    m_rest = maha.copy()
-    m_rest[rows, y_idx] = np.inf
-    m_quantiles = np.quantile(maha[rows, y_idx][ok], NN_GRID).astype(np.float32)
-    w_known = np.interp(maha.min(axis=1), m_quantiles, NN_GRID)
-    w_novel = np.interp(m_rest.min(axis=1), m_quantiles, NN_GRID)
-    whitener, means = tied_gaussian(embeddings, y_idx, k)
+    gaussian: dict[str, np.ndarray] = {}
+    w_known = w_novel = None
+    if mahalanobis:
+        maha = heldout_mahalanobis(embeddings, y_idx, k, folds)
+        m_rest = maha.copy()
+        m_rest[rows, y_idx] = np.inf
+        m_quantiles = np.quantile(maha[rows, y_idx][ok], NN_GRID).astype(np.float32)
+        w_known = np.interp(maha.min(axis=1), m_quantiles, NN_GRID)
+        w_novel = np.interp(m_rest.min(axis=1), m_quantiles, NN_GRID)
+        whitener, means = tied_gaussian(embeddings, y_idx, k)
+        gaussian = {
+            "mahalanobis_whitener": whitener,
+            "mahalanobis_means": means,
+            "mahalanobis_quantiles": m_quantiles,
+        }
     f_known = _features(conf_known, u_known, v_known, g_known, w_known)
     f_novel = _features(conf_novel, u_novel, v_novel, g_novel, w_novel)
     x = np.vstack([f_known[ok], f_novel[ok]])
@@ -257,9 +268,7 @@ def tune_rule(
         "fresh_wording_similarity": np.array([wording_similarity]),
         "neighbour_bank": embeddings[bank_rows].astype(np.float16),
         "neighbour_quantiles": nn_quantiles,
-        "mahalanobis_whitener": whitener,
-        "mahalanobis_means": means,
-        "mahalanobis_quantiles": m_quantiles,
+        **gaussian,
         "novelty_coef": np.r_[coef, intercept].astype(np.float64),
         "novelty_cut": np.array([cut]),
         "novelty_confidence": np.array([float(np.quantile(conf_known[flags], 0.9)) if flags.any() else 0.0]),

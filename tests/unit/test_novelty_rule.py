@@ -77,7 +77,7 @@ def synthetic() -> dict:
     np.add.at(sums, y, x)
     ref["centroids"] = _unit(sums).astype(np.float32)
     test_known = _unit(centres[y[:300]] + 0.09 * rng.normal(size=(300, 48)))
-    return {"ref": ref, "known": test_known, "unseen": unseen, "proba": proba}
+    return {"ref": ref, "known": test_known, "unseen": unseen, "proba": proba, "x": x, "y": y, "folds": folds}
 
 
 def test_the_rule_flags_its_chosen_share_of_held_out_known_contacts(synthetic) -> None:
@@ -305,3 +305,18 @@ def test_a_contact_whose_probed_partitions_are_empty_falls_back_to_the_whole_ban
     dist = 1.0 - x @ centroids.T
     got = index.nearest_similarity(x, dist, probes=1)  # each probes only its own empty partition
     assert np.allclose(got, novelty._nearest_similarity(x, bank.astype(np.float32)), atol=1e-5)
+
+
+def test_the_rule_tuned_without_the_mahalanobis_input_is_the_four_input_rule(synthetic) -> None:
+    ref, x, y, proba = synthetic["ref"], synthetic["x"], synthetic["y"], synthetic["proba"]
+    four = novelty.tune_rule(x, y, proba(x), synthetic["folds"], seed=0, known_rate=0.05, mahalanobis=False)
+    assert len(four["novelty_coef"]) == 5  # confidence, two percentiles, the gap, intercept
+    assert not [k for k in four if k.startswith("mahalanobis_")]
+    # Everything but the rule itself is the default rule's.
+    for key in ("distance_quantiles", "neighbour_quantiles", "neighbour_bank", "distance_llr"):
+        assert np.array_equal(four[key], ref[key])
+    four["centroids"] = ref["centroids"]
+    unseen, known = synthetic["unseen"], synthetic["known"]
+    flags_unseen = novelty.evidence(unseen, proba(unseen).max(axis=1), four).fits_none
+    flags_known = novelty.evidence(known, proba(known).max(axis=1), four).fits_none
+    assert flags_unseen.mean() >= 0.7 and flags_known.mean() <= 0.12  # as the default rule's tests
