@@ -5,12 +5,16 @@ Run from anywhere:
 
 For each of `--calls` texts it runs the encoder on the text alone (as `suggest` does; the run evicts the
 neighbour bank from the CPU's cache), then times `novelty.evidence` for that one contact, with the nearest-
-neighbour input searched over the whole bank ("exact", the rule before the bank index) and over the
-partitions of the `NEIGHBOUR_PROBES` nearest descriptions ("index"), in turn, the order alternating; and the
-parts of the cost (the bank's product alone, exact and indexed, and the Mahalanobis input). Thread CPU time,
-so that another process on the other core does not count. Then, on every text of the file, how often the
-indexed search finds the exact nearest training contact and how many "fits no description" decisions it
-changes.
+neighbour input searched over the whole bank ("exact") and over the partitions of the `NEIGHBOUR_PROBES`
+nearest descriptions ("index", the default), in turn, the order rotating; and the parts of the cost (the
+bank's product alone, exact and indexed, and the Mahalanobis input). Thread CPU time, so that another process
+on the other core does not count; numpy's BLAS at one thread, as in the service. Then, on every text of the
+file, how often the indexed search finds the exact nearest training contact and how many "fits no
+description" decisions it changes.
+
+`--baseline FILE` times another version of `contactlens/drift/novelty.py` too (e.g. `git show
+550bb85:contactlens/drift/novelty.py > /tmp/novelty_before.py`, the code before the bank index), in turn with
+the others, on the same contacts: a same-run ratio, since this machine's speed varies by the hour.
 
 It writes benchmarks/results/novelty_cost.json and prints the figures.
 """
@@ -35,7 +39,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout, installed or n
 
 from contactlens.drift import novelty  # noqa: E402
 from contactlens.drift.gaussian import mahalanobis  # noqa: E402
-from contactlens.model import ContactModel  # noqa: E402
+from contactlens.model import ContactModel, limit_blas_threads  # noqa: E402
 from contactlens.text import clean  # noqa: E402
 
 EXACT = 10**9  # probes: every partition, i.e. the whole bank
@@ -52,21 +56,33 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(float(np.median(a)), 4), "p90_ms": round(float(np.quantile(a, 0.9)), 4)}
 
 
-def timings(model: ContactModel, texts: list[str]) -> dict[str, Any]:
+def load_baseline(path: str) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("novelty_baseline", path)
+    if spec is None or spec.loader is None:
+        sys.exit(f"benchmarks/novelty_cost.py: cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def timings(model: ContactModel, texts: list[str], baseline: Any = None) -> dict[str, Any]:
     ref = model.reference
     index = novelty.bank_index(ref)
-    names = ("exact", "index", "bank_exact", "bank_index", "mahalanobis")
+    names = ("exact", "index", "baseline", "bank_exact", "bank_index", "mahalanobis")
     out: dict[str, list[float]] = {k: [] for k in names}
     for i, text in enumerate(texts):
         scores = model.score([text], alone=True)
         x = scores.embeddings.astype(np.float32)
         conf = scores.top_confidence
         dist = 1.0 - x @ ref["centroids"].T
-        variants = ["exact", "index"] if i % 2 == 0 else ["index", "exact"]
-        for name in variants:
+        variants = ["exact", "index"] + (["baseline"] if baseline is not None else [])
+        for name in variants[i % len(variants) :] + variants[: i % len(variants)]:
             novelty.NEIGHBOUR_PROBES = EXACT if name == "exact" else default_probes
+            fn = baseline.evidence if name == "baseline" else novelty.evidence
             model.encoder.encode([text])  # evict, as in suggest
-            out[name].append(_cpu_ms(novelty.evidence, x, conf, ref))
+            out[name].append(_cpu_ms(fn, x, conf, ref))
         model.encoder.encode([text])
         out["bank_exact"].append(_cpu_ms(novelty._nearest_similarity, x, index.rows))
         model.encoder.encode([text])
@@ -111,8 +127,10 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="a CSV of verbatims")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--calls", type=int, default=300, help="texts timed one at a time")
+    parser.add_argument("--baseline", help="another version of contactlens/drift/novelty.py, timed in turn")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "novelty_cost.json"))
     args = parser.parse_args()
+    limit_blas_threads(1)  # as the service does at start-up (`blas_threads`)
     model = ContactModel.load(args.model)
     if "neighbour_bank" not in model.reference:
         sys.exit("benchmarks/novelty_cost.py: this model's reference has no neighbour bank (train it again)")
@@ -132,7 +150,10 @@ def main() -> None:
         "bank_rows": len(model.reference["neighbour_bank"]),
         "descriptions": len(model.reference["centroids"]),
         "probes": default_probes,
-        "evidence_one_contact_after_an_encoder_run_cpu": timings(model, timed),
+        "baseline": args.baseline,
+        "evidence_one_contact_after_an_encoder_run_cpu": timings(
+            model, timed, load_baseline(args.baseline) if args.baseline else None
+        ),
         "agreement_on_every_text": agreement(model, texts),
     }
     result["load_average_after"] = round(os.getloadavg()[0], 2)

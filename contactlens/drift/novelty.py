@@ -140,10 +140,40 @@ def _features(
 def mahalanobis_percentile(x: np.ndarray, reference: dict[str, np.ndarray]) -> np.ndarray:
     """Where each contact's squared Mahalanobis distance to the nearest description mean (tied covariance,
     `gaussian.tied_gaussian`) falls among held-out known contacts' distances to their own (0 to 1)."""
-    means = reference["mahalanobis_means"]
-    norms = _derived(reference, "mahalanobis_means", "norms", lambda r: (r["mahalanobis_means"] ** 2).sum(1))
-    d = mahalanobis(x, reference["mahalanobis_whitener"], means, norms).min(axis=1)
+    d = mahalanobis(x, reference["mahalanobis_whitener"], reference["mahalanobis_means"]).min(axis=1)
     return np.interp(d, reference["mahalanobis_quantiles"], NN_GRID)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What `evidence` multiplies a contact by, as one matrix, so that a contact costs one product:
+    [centroids.T | W @ means.T | W] for a rule with the Mahalanobis input (W the whitener, `gaussian`), the
+    centroids alone otherwise. With z = x @ W, the squared Mahalanobis distance to mean m is
+    |z|^2 - 2 x @ (W @ m) + |m|^2, as `gaussian.mahalanobis` computes it from z."""
+
+    matrix: np.ndarray  # float32, 384 x (k or 2k + 384)
+    k: int  # descriptions
+    mean_norms: np.ndarray | None  # |m|^2 of each whitened mean; None without the Mahalanobis input
+
+    @classmethod
+    def build(cls, reference: dict[str, np.ndarray]) -> Projection:
+        centroids = reference["centroids"].astype(np.float32)
+        if "mahalanobis_whitener" not in reference:
+            return cls(np.ascontiguousarray(centroids.T), len(centroids), None)
+        w, means = reference["mahalanobis_whitener"], reference["mahalanobis_means"]
+        matrix = np.hstack([centroids.T, w @ means.T, w]).astype(np.float32)
+        return cls(np.ascontiguousarray(matrix), len(centroids), (means * means).sum(axis=1))
+
+    def distances(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each row's cosine distances to the centroids and, where kept, its squared Mahalanobis distance
+        to the nearest description mean."""
+        y = x @ self.matrix
+        k = self.k
+        if self.mean_norms is None:
+            return 1.0 - y, None
+        z = y[:, 2 * k :]
+        nearest = (self.mean_norms[None, :] - 2.0 * y[:, k : 2 * k]).min(axis=1)
+        return 1.0 - y[:, :k], np.maximum(np.einsum("ij,ij->i", z, z) + nearest, 0.0)
 
 
 GAP_CAP = 1.0  # a gap beyond any real one, for a row with a single finite centroid distance
@@ -454,24 +484,28 @@ class BankIndex:
         return out
 
 
-_DERIVED: dict[tuple[int, str], tuple[np.ndarray, Any]] = {}
+_DERIVED: dict[tuple[Any, ...], tuple[list[np.ndarray], Any]] = {}
 
 
-def _derived(reference: dict[str, np.ndarray], key: str, what: str, build: Any) -> Any:
-    """`build(reference)`, computed once per loaded reference array `reference[key]`."""
-    array = reference[key]
-    cached = _DERIVED.get((id(array), what))
-    if cached is None or cached[0] is not array:
-        cached = (array, build(reference))
-        _DERIVED[(id(array), what)] = cached  # holds `array`, so its id is not reused while cached
+def _derived(reference: dict[str, np.ndarray], keys: tuple[str, ...], build: Any) -> Any:
+    """`build(reference)`, computed once per loaded reference: cached on the identity of the arrays that
+    `reference` holds under `keys` (those it has)."""
+    arrays = [reference[k] for k in keys if k in reference]
+    key = (build, *(id(a) for a in arrays))
+    cached = _DERIVED.get(key)
+    if cached is None or any(a is not b for a, b in zip(cached[0], arrays, strict=True)):
+        cached = (arrays, build(reference))
+        _DERIVED[key] = cached  # holds the arrays, so their ids are not reused while cached
     return cached[1]
 
 
 def bank_index(reference: dict[str, np.ndarray]) -> BankIndex:
     """The neighbour bank's index, built once per loaded reference (the bank is stored as float16)."""
-    return _derived(
-        reference, "neighbour_bank", "index", lambda r: BankIndex.build(r["neighbour_bank"], r["centroids"])
-    )
+    return _derived(reference, ("neighbour_bank", "centroids"), _build_bank_index)
+
+
+def _build_bank_index(reference: dict[str, np.ndarray]) -> BankIndex:
+    return BankIndex.build(reference["neighbour_bank"], reference["centroids"])
 
 
 @dataclass
@@ -494,7 +528,8 @@ def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str
     and distance to the nearest centroid high), or to the 95th-percentile spreads with no tuned rule.
     """
     x = embeddings.astype(np.float32, copy=False)
-    dist = 1.0 - x @ reference["centroids"].T
+    keys = ("centroids", "mahalanobis_whitener", "mahalanobis_means")
+    dist, maha = _derived(reference, keys, Projection.build).distances(x)
     nearest = dist.argmin(axis=1)
     d = dist[np.arange(len(nearest)), nearest]
     u_c = (
@@ -509,7 +544,9 @@ def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str
         coef = reference["novelty_coef"]
         # Rules tuned before issue 13 read 3 features, then 4 (the centroid gap), now 5 (Mahalanobis).
         gap = centroid_gap(dist) if len(coef) >= 5 else None
-        u_m = mahalanobis_percentile(x, reference) if len(coef) >= 6 else None
+        u_m = None
+        if len(coef) >= 6 and maha is not None:
+            u_m = np.interp(maha, reference["mahalanobis_quantiles"], NN_GRID)
         score = _sigmoid(_features(confidence, u_c, v, gap, u_m) @ coef[:-1] + coef[-1])
         return Evidence(nearest, d, u_c, v, score, score >= float(reference["novelty_cut"][0]))
     if "novelty_distance" in reference:

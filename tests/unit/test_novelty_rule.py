@@ -320,3 +320,16 @@ def test_the_rule_tuned_without_the_mahalanobis_input_is_the_four_input_rule(syn
     flags_unseen = novelty.evidence(unseen, proba(unseen).max(axis=1), four).fits_none
     flags_known = novelty.evidence(known, proba(known).max(axis=1), four).fits_none
     assert flags_unseen.mean() >= 0.7 and flags_known.mean() <= 0.12  # as the default rule's tests
+
+
+def test_one_product_gives_the_centroid_and_mahalanobis_distances_the_rule_was_tuned_on(synthetic) -> None:
+    from contactlens.drift.gaussian import mahalanobis
+
+    ref, unseen = synthetic["ref"], synthetic["unseen"].astype(np.float32)
+    dist, maha = novelty.Projection.build(ref).distances(unseen)
+    assert dist == pytest.approx(1.0 - unseen @ ref["centroids"].T, abs=1e-5)
+    direct = mahalanobis(unseen, ref["mahalanobis_whitener"], ref["mahalanobis_means"]).min(axis=1)
+    assert maha == pytest.approx(direct, rel=1e-4, abs=1e-3)
+    without = {k: v for k, v in ref.items() if not k.startswith("mahalanobis_")}
+    dist_only, none = novelty.Projection.build(without).distances(unseen)
+    assert none is None and dist_only == pytest.approx(dist, abs=1e-6)
