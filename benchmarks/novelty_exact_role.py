@@ -10,7 +10,8 @@ It reads, never writes, the drift benchmark's cache (/tmp/contactlens-bench/drif
 `training.fit.head_folds`), the rule is tuned as `build_reference` tunes it (config seed, bank size and
 known rate) and the test contacts are scored with `novelty.misfits` and the model's review threshold, as
 `benchmarks/drift.py`'s `unseen_detection` does: its "fits no description" F1 with the default rule is
-the offline rebuild of that benchmark's figure. Prints the table and the seconds each rule took to tune.
+the offline rebuild of that benchmark's figure. Prints the table, with the rule's coefficients
+(confidence, centroid and neighbour percentiles, gap, Mahalanobis) and the seconds each rule took to tune.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def main() -> None:
     print(
         f"{len(y):,} training rows, {len(classes)} descriptions, {len(folds)} folds; review {threshold:.3f}"
     )
-    print("| rule | F1 (P / R) | test AUC | known flagged | recall expected at training | tune s |")
-    print("|---|---|---|---|---|---|")
+    print("| rule | F1 (P / R) | test AUC | known flagged | recall expected at training | coef | tune s |")
+    print("|---|---|---|---|---|---|---|")
     for name, kw in RULES.items():
         started = time.perf_counter()
         ref = novelty.tune_rule(emb, y, oof, folds, cfg.seed, known_rate=cfg.novelty_known_rate, **kw)
@@ -72,7 +73,8 @@ def main() -> None:
         p, r, f, _ = precision_recall_fscore_support(truth, flags, average="binary", zero_division=0)
         print(
             f"| {name} | {100 * f:.1f} ({100 * p:.1f} / {100 * r:.1f}) | {roc_auc_score(truth, score):.4f} "
-            f"| {flags[~truth].mean():.1%} | {ref['novelty_recall'][0]:.1%} | {seconds:.1f} |",
+            f"| {flags[~truth].mean():.1%} | {ref['novelty_recall'][0]:.1%} "
+            f"| {', '.join(f'{c:.2f}' for c in ref['novelty_coef'][:-1])} | {seconds:.1f} |",
             flush=True,
         )
 
