@@ -2,7 +2,8 @@
 
 Run from anywhere:  python benchmarks/novelty_second_sets.py [--seeds 1 2 3] [--sets banking77 airline]
 
-It writes benchmarks/results/novelty_second_sets.json (every figure and setting) and prints the table.
+It writes benchmarks/results/novelty_second_sets.json (every figure and setting; `--out` elsewhere) and
+prints the table.
 
 Issue 13's inputs of the per-contact rule (`novelty.tune_rule`) were held to two data sets besides the
 drift benchmark (`benchmarks/drift.py`), each with descriptions left out of training, to see whether a gain
@@ -26,8 +27,11 @@ default config says so, as `training.fit.train` does). Embeddings are cached und
 
 On each draw the rule is tuned twice on the same out-of-fold probabilities, folds and embeddings: with its
 five inputs (the default) and with four (``tune_rule(..., mahalanobis=False)``: confidence, centroid and
-neighbour percentiles, centroid gap), `novelty_known_rate` 0.15. The reference gets the description
-centroids as `training.fit.build_reference` makes them, and `novelty.evidence` scores the test contacts.
+neighbour percentiles, centroid gap), and a third time with five inputs and the exact novel role
+(``tune_rule(..., exact_novel_role=True)``: the Mahalanobis distances of the "as if its description did
+not exist" role under the tied covariance refitted without that description), `novelty_known_rate` 0.15.
+The reference gets the description centroids as `training.fit.build_reference` makes them, and
+`novelty.evidence` scores the test contacts.
 Reported: precision, recall and F1 (in %) of "fits no description" with unseen (left-out) contacts as the
 positive class, the test AUC of the score, the share of known test contacts flagged, and the recall the
 rule expects at training (held-out contacts as if their description did not exist).
@@ -72,6 +76,8 @@ FOLDS = 5
 BANKING_MORE_LEFT_OUT = 14
 AIRLINE_LEFT_OUT = 2
 AIRLINE_TEST_SHARE = 0.3
+EXACT = "five_inputs_exact_role"
+RULES = ("four_inputs", "five_inputs", EXACT)
 
 
 # ------------------------------------------------------------------------------------------ embeddings
@@ -210,7 +216,8 @@ def score_rule(
 
 
 def draw(data: dict[str, Any], seed: int) -> dict[str, Any]:
-    """One draw of left-out descriptions: the proxy, then the rule with 4 and with 5 inputs."""
+    """One draw of left-out descriptions: the proxy, then the rule with 4 inputs, 5, and 5 with the exact
+    novel role."""
     classes = sorted(set(data["train_labels"]))
     left = sorted(random.Random(seed).sample(classes, data["left_out"]))
     keep = ~np.isin(data["train_labels"], left)
@@ -228,6 +235,7 @@ def draw(data: dict[str, Any], seed: int) -> dict[str, Any]:
         "n_unseen": int(unseen.sum()),
         "four_inputs": score_rule(x, y, oof, folds, test, mahalanobis=False),
         "five_inputs": score_rule(x, y, oof, folds, test),
+        "five_inputs_exact_role": score_rule(x, y, oof, folds, test, exact_novel_role=True),
     }
 
 
@@ -246,7 +254,7 @@ def benchmark(sets: list[str], seeds: list[int]) -> dict[str, Any]:
                 key: round(float(np.mean([d[rule][key] for d in draws])), 4 if "auc" in key else 2)
                 for key in ("f1", "precision", "recall", "test_auc", "known_flagged")
             }
-            for rule in ("four_inputs", "five_inputs")
+            for rule in RULES
         }
         results[name] = {"draws": draws, "mean": mean}
     return {
@@ -276,12 +284,15 @@ def _cpus() -> int:
 def table(out: dict[str, Any]) -> str:
     lines = [
         "| set | draw (left out) | unseen / test | 4 inputs: F1 (P / R), test AUC "
-        "| 5 inputs: F1 (P / R), test AUC | F1 5 - 4 |",
-        "|---|---|---|---|---|---|",
+        "| 5 inputs: F1 (P / R), test AUC | 5 inputs, exact role: F1 (P / R), test AUC "
+        "| F1 5 - 4 | F1 exact - 4 | F1 exact - 5 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def gain(d: dict[str, Any]) -> float:
-        return float(d["five_inputs"]["f1"] - d["four_inputs"]["f1"])
+    def gain(d: dict[str, Any], rule: str = "five_inputs", base: str = "four_inputs") -> float:
+        return float(d[rule]["f1"] - d[base]["f1"])
+
+    pairs = [("five_inputs", "four_inputs"), (EXACT, "four_inputs"), (EXACT, "five_inputs")]
 
     def cell(r: dict[str, Any]) -> str:
         return f"{r['f1']:.1f} ({r['precision']:.1f} / {r['recall']:.1f}), {r['test_auc']:.4f}"
@@ -291,13 +302,18 @@ def table(out: dict[str, Any]) -> str:
             left = ", ".join(d["left_out"]) if len(d["left_out"]) <= 3 else f"{len(d['left_out'])} intents"
             lines.append(
                 f"| {name} | {d['seed']} ({left}) | {d['n_unseen']:,} / {d['n_test']:,} | "
-                f"{cell(d['four_inputs'])} | {cell(d['five_inputs'])} | {gain(d):+.1f} |"
+                f"{cell(d['four_inputs'])} | {cell(d['five_inputs'])} | {cell(d[EXACT])} | "
+                + " | ".join(f"{gain(d, *pair):+.1f}" for pair in pairs)
+                + " |"
             )
-        m, gains = res["mean"], [gain(d) for d in res["draws"]]
+        m = res["mean"]
+        means = []
+        for pair in pairs:
+            gains = [gain(d, *pair) for d in res["draws"]]
+            means.append(f"**{np.mean(gains):+.2f}** ({sum(g > 0 for g in gains)} of {len(gains)} better)")
         lines.append(
-            f"| {name} | **mean of {len(gains)}** | | **{cell(m['four_inputs'])}** "
-            f"| **{cell(m['five_inputs'])}** "
-            f"| **{np.mean(gains):+.2f}** ({sum(g > 0 for g in gains)} of {len(gains)} better) |"
+            f"| {name} | **mean of {len(res['draws'])}** | | **{cell(m['four_inputs'])}** "
+            f"| **{cell(m['five_inputs'])}** | **{cell(m[EXACT])}** | " + " | ".join(means) + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -306,10 +322,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="draws (random.Random seeds)")
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=list(SETS), help="data sets")
+    parser.add_argument("--out", type=Path, default=RESULTS / "novelty_second_sets.json", help="results JSON")
     args = parser.parse_args()
     out = benchmark(args.sets, args.seeds)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "novelty_second_sets.json").write_text(json.dumps(out, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(table(out))
 
 

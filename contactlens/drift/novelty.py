@@ -22,7 +22,12 @@ from scipy import stats
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from contactlens.drift.gaussian import heldout_mahalanobis, mahalanobis, tied_gaussian
+from contactlens.drift.gaussian import (
+    heldout_mahalanobis,
+    heldout_mahalanobis_without_own,
+    mahalanobis,
+    tied_gaussian,
+)
 from contactlens.drift.stats import ctfidf
 from contactlens.text import tokens
 
@@ -201,6 +206,7 @@ def tune_rule(
     neighbours: int = NEIGHBOURS,
     known_rate: float = KNOWN_RATE,
     mahalanobis: bool = True,
+    exact_novel_role: bool = False,
 ) -> dict[str, np.ndarray]:
     """The per-contact "fits no description" score and rule, tuned on held-out training contacts.
 
@@ -225,6 +231,10 @@ def tune_rule(
         known_rate: the share of held-out known contacts allowed to fit no description.
         mahalanobis: False: the rule of four inputs, without the Mahalanobis percentile (nor its stored
             arrays), as tuned before it; for comparisons (`benchmarks/novelty_second_sets.py`).
+        exact_novel_role: True: the Mahalanobis input of the "as if its description did not exist" role
+            under the fold's tied covariance refitted without that description
+            (`gaussian.heldout_mahalanobis_without_own`); False: under the fold's covariance with it, the
+            own description's mean only masked (inexact: the covariance keeps its spread).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
@@ -258,8 +268,11 @@ def tune_rule(
     w_known = w_novel = None
     if mahalanobis:
         maha = heldout_mahalanobis(embeddings, y_idx, k, folds)
-        m_rest = maha.copy()
-        m_rest[rows, y_idx] = np.inf
+        if exact_novel_role:
+            m_rest = heldout_mahalanobis_without_own(embeddings, y_idx, k, folds)
+        else:
+            m_rest = maha.copy()
+            m_rest[rows, y_idx] = np.inf
         m_quantiles = np.quantile(maha[rows, y_idx][ok], NN_GRID).astype(np.float32)
         w_known = np.interp(maha.min(axis=1), m_quantiles, NN_GRID)
         w_novel = np.interp(m_rest.min(axis=1), m_quantiles, NN_GRID)

@@ -333,3 +333,58 @@ def test_one_product_gives_the_centroid_and_mahalanobis_distances_the_rule_was_t
     without = {k: v for k, v in ref.items() if not k.startswith("mahalanobis_")}
     dist_only, none = novelty.Projection.build(without).distances(unseen)
     assert none is None and dist_only == pytest.approx(dist, abs=1e-6)
+
+
+def test_ledoit_wolf_from_moments_is_scikit_learns_fit_with_or_without_some_rows() -> None:
+    from sklearn.covariance import LedoitWolf
+
+    from contactlens.drift.gaussian import ledoit_wolf_from_moments
+
+    rng = np.random.default_rng(5)
+    r = rng.normal(size=(200, 12)) * np.linspace(0.2, 3.0, 12)
+    fourth = np.einsum("ij,ij->i", r, r) ** 2
+    keep = np.arange(200) >= 70  # the moments of all rows less those of the first 70
+    cov, shrinkage = ledoit_wolf_from_moments(
+        r.T @ r - r[:70].T @ r[:70], 130, fourth.sum() - fourth[:70].sum()
+    )
+    lw = LedoitWolf(assume_centered=True).fit(r[keep])
+    assert shrinkage == pytest.approx(lw.shrinkage_, rel=1e-9)
+    assert cov == pytest.approx(lw.covariance_, rel=1e-9, abs=1e-12)
+
+
+def test_the_exact_novel_role_refits_the_tied_covariance_without_the_contacts_description() -> None:
+    from contactlens.drift.gaussian import heldout_mahalanobis_without_own, mahalanobis, tied_gaussian
+
+    rng = np.random.default_rng(6)
+    y = np.repeat(np.arange(4), 30)
+    scale = np.where(y[:, None] == 2, 4.0, 1.0)  # description 2 is far wider than the others
+    x = rng.normal(size=(120, 6)) * scale + 2.0 * y[:, None]
+    folds = grouped_folds(y, None, 3, seed=0)
+    d = heldout_mahalanobis_without_own(x, y, 5, folds)  # description 4 has no contact
+    assert np.isinf(d[np.arange(120), y]).all() and np.isinf(d[:, 4]).all()
+    for train, test in folds:  # brute force: a Gaussian fitted on the other folds without each description
+        for c in range(4):
+            rows, fit = test[y[test] == c], train[y[train] != c]
+            expected = mahalanobis(x[rows], *tied_gaussian(x[fit], y[fit], 5))
+            others = [j for j in range(4) if j != c]
+            assert d[np.ix_(rows, others)] == pytest.approx(expected[:, others], rel=1e-4)
+    # Without the wide description in the covariance, its contacts are far from every other mean.
+    from contactlens.drift.gaussian import heldout_mahalanobis
+
+    inexact = heldout_mahalanobis(x, y, 5, folds)
+    wide = y == 2
+    assert d[wide][:, [0, 1, 3]].min(axis=1).mean() > 1.5 * inexact[wide][:, [0, 1, 3]].min(axis=1).mean()
+
+
+def test_the_rule_with_the_exact_novel_role_differs_only_in_its_coefficients(synthetic) -> None:
+    ref, x, y, proba = synthetic["ref"], synthetic["x"], synthetic["y"], synthetic["proba"]
+    exact = novelty.tune_rule(
+        x, y, proba(x), synthetic["folds"], seed=0, known_rate=0.05, exact_novel_role=True
+    )
+    assert len(exact["novelty_coef"]) == 6
+    for key in ("distance_quantiles", "neighbour_quantiles", "mahalanobis_quantiles", "mahalanobis_whitener"):
+        assert np.array_equal(exact[key], ref[key])
+    exact["centroids"] = ref["centroids"]
+    unseen, known = synthetic["unseen"], synthetic["known"]
+    assert novelty.evidence(unseen, proba(unseen).max(axis=1), exact).fits_none.mean() >= 0.7
+    assert novelty.evidence(known, proba(known).max(axis=1), exact).fits_none.mean() <= 0.12
