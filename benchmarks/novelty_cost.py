@@ -95,6 +95,29 @@ def timings(model: ContactModel, texts: list[str], baseline: Any = None) -> dict
     return {k: _stats(v) for k, v in out.items() if v}
 
 
+def in_suggest(model: ContactModel, texts: list[str], baseline: Any = None) -> dict[str, Any]:
+    """What the novelty score adds to a whole one-text `suggest`: suggest as it is, with `evidence` left
+    out (`novelty.evidence` answering None, as for a model without a reference), and with the baseline's
+    `evidence`, in turn."""
+    current = novelty.evidence
+    variants: dict[str, Any] = {"without": lambda *args: None, "index": current}
+    if baseline is not None:
+        variants["baseline"] = baseline.evidence
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    try:
+        for i, text in enumerate(texts):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                novelty.evidence = variants[name]  # what `ContactModel.fit_evidence` calls
+                times[name].append(_cpu_ms(model.suggest, [text]))
+    finally:
+        novelty.evidence = current
+    out: dict[str, Any] = {k: _stats(v) for k, v in times.items()}
+    base = out["without"]["p50_ms"]
+    out["added_p50_ms"] = {k: round(out[k]["p50_ms"] - base, 4) for k in variants if k != "without"}
+    return out
+
+
 def agreement(model: ContactModel, texts: list[str]) -> dict[str, Any]:
     ref = model.reference
     scores = model.score(texts)
@@ -152,6 +175,9 @@ def main() -> None:
         "probes": default_probes,
         "baseline": args.baseline,
         "evidence_one_contact_after_an_encoder_run_cpu": timings(
+            model, timed, load_baseline(args.baseline) if args.baseline else None
+        ),
+        "whole_suggest_one_text_cpu": in_suggest(
             model, timed, load_baseline(args.baseline) if args.baseline else None
         ),
         "agreement_on_every_text": agreement(model, texts),

@@ -37,8 +37,8 @@ from training.folds import near_duplicate_groups  # noqa: E402
 
 RULES = {
     "4 inputs": {"mahalanobis": False},
-    "5 inputs": {},
-    "5 inputs, exact novel role": {"exact_novel_role": True},
+    "5 inputs": {"mahalanobis": True, "exact_novel_role": False},
+    "5 inputs, exact novel role": {"mahalanobis": True, "exact_novel_role": True},
 }
 
 

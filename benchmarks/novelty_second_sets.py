@@ -25,10 +25,11 @@ embedded with the project's encoder (exported once with `training.export.export_
 default config says so, as `training.fit.train` does). Embeddings are cached under
 /tmp/contactlens-bench/second-sets, keyed by a hash of the encoder and the texts.
 
-On each draw the rule is tuned twice on the same out-of-fold probabilities, folds and embeddings: with its
-five inputs (the default) and with four (``tune_rule(..., mahalanobis=False)``: confidence, centroid and
-neighbour percentiles, centroid gap), and a third time with five inputs and the exact novel role
-(``tune_rule(..., exact_novel_role=True)``: the Mahalanobis distances of the "as if its description did
+On each draw the rule is tuned three times on the same out-of-fold probabilities, folds and embeddings:
+with four inputs (confidence, centroid and neighbour percentiles, centroid gap; `tune_rule`'s default since
+2026-11-30 10:00), with five (``mahalanobis=True, exact_novel_role=False``: the Mahalanobis percentile
+added, the default before), and with five and the exact novel role (``mahalanobis=True,
+exact_novel_role=True``: the Mahalanobis distances of the "as if its description did
 not exist" role under the tied covariance refitted without that description), `novelty_known_rate` 0.15.
 The reference gets the description centroids as `training.fit.build_reference` makes them, and
 `novelty.evidence` scores the test contacts.
@@ -234,8 +235,8 @@ def draw(data: dict[str, Any], seed: int) -> dict[str, Any]:
         "n_test": len(unseen),
         "n_unseen": int(unseen.sum()),
         "four_inputs": score_rule(x, y, oof, folds, test, mahalanobis=False),
-        "five_inputs": score_rule(x, y, oof, folds, test),
-        "five_inputs_exact_role": score_rule(x, y, oof, folds, test, exact_novel_role=True),
+        "five_inputs": score_rule(x, y, oof, folds, test, mahalanobis=True, exact_novel_role=False),
+        "five_inputs_exact_role": score_rule(x, y, oof, folds, test, mahalanobis=True, exact_novel_role=True),
     }
 
 

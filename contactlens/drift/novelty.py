@@ -205,20 +205,19 @@ def tune_rule(
     seed: int = 0,
     neighbours: int = NEIGHBOURS,
     known_rate: float = KNOWN_RATE,
-    mahalanobis: bool = True,
-    exact_novel_role: bool = False,
+    mahalanobis: bool = False,
+    exact_novel_role: bool = True,
 ) -> dict[str, np.ndarray]:
     """The per-contact "fits no description" score and rule, tuned on held-out training contacts.
 
     Every training contact is scored twice, always as a contact the model did not see: as itself (a known
     contact: out-of-fold probabilities, distances to the centroids and bank contacts of the other folds),
     and as if its description did not exist (its class removed from the probabilities and renormalised, its
-    description's centroid and contacts removed). A logistic regression on five numbers (the log-odds of
+    description's centroid and contacts removed). A logistic regression on four numbers (the log-odds of
     the top confidence, the percentiles of the distances to the nearest centroid and nearest training
-    contact, the gap between the nearest two centroids, `centroid_gap`, and the percentile of the
-    Mahalanobis distance to the nearest description mean under a tied covariance, `gaussian`) separates
-    the two roles; a contact fits no description when its score is at least the one that `known_rate` of
-    known contacts reach. Also stored: what the window-level tests need (percentile tables,
+    contact, and the gap between the nearest two centroids, `centroid_gap`) separates the two roles; a
+    contact fits no description when its score is at least the one that `known_rate` of known contacts
+    reach. Also stored: what the window-level tests need (percentile tables,
     likelihood-ratio tables with their means with and without novelty, chance cluster sizes).
 
     Args:
@@ -229,10 +228,12 @@ def tune_rule(
         seed: for the random windows of the cluster-size null and the neighbour bank.
         neighbours: the most training embeddings kept as the bank of the nearest-neighbour distance.
         known_rate: the share of held-out known contacts allowed to fit no description.
-        mahalanobis: False: the rule of four inputs, without the Mahalanobis percentile (nor its stored
-            arrays), as tuned before it; for comparisons (`benchmarks/novelty_second_sets.py`).
-        exact_novel_role: True: the Mahalanobis input of the "as if its description did not exist" role
-            under the fold's tied covariance refitted without that description
+        mahalanobis: True: a fifth input, the percentile of the Mahalanobis distance to the nearest
+            description mean under a tied covariance (`gaussian`), with its arrays stored. Off by default
+            since its measured gain came from an inexact novel role and vanished with the exact one
+            (`docs/novelty-issue13.md`); kept for comparisons (`benchmarks/novelty_second_sets.py`).
+        exact_novel_role: with `mahalanobis`, True: the Mahalanobis input of the "as if its description did
+            not exist" role under the fold's tied covariance refitted without that description
             (`gaussian.heldout_mahalanobis_without_own`); False: under the fold's covariance with it, the
             own description's mean only masked (inexact: the covariance keeps its spread).
     """

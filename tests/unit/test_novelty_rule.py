@@ -72,7 +72,10 @@ def synthetic() -> dict:
         return p / p.sum(axis=1, keepdims=True)
 
     folds = grouped_folds(y, None, 3, seed=0)
-    ref = novelty.tune_rule(x, y, proba(x), folds, seed=0, known_rate=0.05)
+    # The five-input rule (off by default), so that its machinery is tested; the default is tested below.
+    ref = novelty.tune_rule(
+        x, y, proba(x), folds, seed=0, known_rate=0.05, mahalanobis=True, exact_novel_role=False
+    )
     sums = np.zeros((6, 48))
     np.add.at(sums, y, x)
     ref["centroids"] = _unit(sums).astype(np.float32)
@@ -309,7 +312,7 @@ def test_a_contact_whose_probed_partitions_are_empty_falls_back_to_the_whole_ban
 
 def test_the_rule_tuned_without_the_mahalanobis_input_is_the_four_input_rule(synthetic) -> None:
     ref, x, y, proba = synthetic["ref"], synthetic["x"], synthetic["y"], synthetic["proba"]
-    four = novelty.tune_rule(x, y, proba(x), synthetic["folds"], seed=0, known_rate=0.05, mahalanobis=False)
+    four = novelty.tune_rule(x, y, proba(x), synthetic["folds"], seed=0, known_rate=0.05)  # the default
     assert len(four["novelty_coef"]) == 5  # confidence, two percentiles, the gap, intercept
     assert not [k for k in four if k.startswith("mahalanobis_")]
     # Everything but the rule itself is the default rule's.
@@ -378,9 +381,7 @@ def test_the_exact_novel_role_refits_the_tied_covariance_without_the_contacts_de
 
 def test_the_rule_with_the_exact_novel_role_differs_only_in_its_coefficients(synthetic) -> None:
     ref, x, y, proba = synthetic["ref"], synthetic["x"], synthetic["y"], synthetic["proba"]
-    exact = novelty.tune_rule(
-        x, y, proba(x), synthetic["folds"], seed=0, known_rate=0.05, exact_novel_role=True
-    )
+    exact = novelty.tune_rule(x, y, proba(x), synthetic["folds"], seed=0, known_rate=0.05, mahalanobis=True)
     assert len(exact["novelty_coef"]) == 6
     for key in ("distance_quantiles", "neighbour_quantiles", "mahalanobis_quantiles", "mahalanobis_whitener"):
         assert np.array_equal(exact[key], ref[key])
