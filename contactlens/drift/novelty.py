@@ -471,7 +471,7 @@ class BankIndex:
         centroids (`dist`: its cosine distances to every centroid; None: `NEIGHBOUR_PROBES`); the whole bank
         where a row's probed partitions are empty, or when `probes` covers every centroid."""
         k = dist.shape[1]
-        probes = NEIGHBOUR_PROBES if probes is None else probes
+        probes = max(1, NEIGHBOUR_PROBES if probes is None else probes)
         if probes >= k:
             return _nearest_similarity(x, self.rows)
         probed = np.argpartition(dist, probes - 1, axis=1)[:, :probes]
@@ -499,6 +499,7 @@ class BankIndex:
 
 
 _DERIVED: dict[tuple[Any, ...], tuple[list[np.ndarray], Any]] = {}
+_DERIVED_MAX = 8  # entries kept: two per loaded model (bank index, projection), a few models at once
 
 
 def _derived(reference: dict[str, np.ndarray], keys: tuple[str, ...], build: Any) -> Any:
@@ -510,6 +511,8 @@ def _derived(reference: dict[str, np.ndarray], keys: tuple[str, ...], build: Any
     if cached is None or any(a is not b for a, b in zip(cached[0], arrays, strict=True)):
         cached = (arrays, build(reference))
         _DERIVED[key] = cached  # holds the arrays, so their ids are not reused while cached
+        while len(_DERIVED) > _DERIVED_MAX:  # models reloaded (a new champion): drop the oldest
+            del _DERIVED[next(iter(_DERIVED))]
     return cached[1]
 
 

@@ -389,3 +389,20 @@ def test_the_rule_with_the_exact_novel_role_differs_only_in_its_coefficients(syn
     unseen, known = synthetic["unseen"], synthetic["known"]
     assert novelty.evidence(unseen, proba(unseen).max(axis=1), exact).fits_none.mean() >= 0.7
     assert novelty.evidence(known, proba(known).max(axis=1), exact).fits_none.mean() <= 0.12
+
+
+def test_serving_arrays_are_built_once_per_loaded_reference_and_old_ones_are_let_go() -> None:
+    bank, centroids = _clustered_bank(k=6, per=10)
+    refs = [
+        {"neighbour_bank": bank.copy(), "centroids": centroids.copy()}
+        for _ in range(novelty._DERIVED_MAX + 3)
+    ]
+    first = novelty.bank_index(refs[0])
+    assert novelty.bank_index(refs[0]) is first  # cached
+    for ref in refs[1:]:
+        novelty.bank_index(ref)
+    assert (
+        len(novelty._DERIVED) <= novelty._DERIVED_MAX
+    )  # a service reloading models does not grow without end
+    assert novelty.bank_index(refs[-1]) is novelty.bank_index(refs[-1])
+    assert novelty.bank_index(refs[0]) is not first  # rebuilt after it was let go
