@@ -25,7 +25,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from contactlens.drift.gaussian import (
     heldout_mahalanobis,
     heldout_mahalanobis_without_own,
-    mahalanobis,
     tied_gaussian,
 )
 from contactlens.drift.stats import ctfidf
@@ -140,13 +139,6 @@ def _features(
     columns = [_logit(confidence), u_centroid, u_neighbour]
     extra = [c for c in (gap, u_mahalanobis) if c is not None]
     return np.column_stack([*columns, *extra])
-
-
-def mahalanobis_percentile(x: np.ndarray, reference: dict[str, np.ndarray]) -> np.ndarray:
-    """Where each contact's squared Mahalanobis distance to the nearest description mean (tied covariance,
-    `gaussian.tied_gaussian`) falls among held-out known contacts' distances to their own (0 to 1)."""
-    d = mahalanobis(x, reference["mahalanobis_whitener"], reference["mahalanobis_means"]).min(axis=1)
-    return np.interp(d, reference["mahalanobis_quantiles"], NN_GRID)
 
 
 @dataclass(frozen=True)
@@ -559,7 +551,8 @@ def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str
             1.0 - bank_index(reference).nearest_similarity(x, dist), reference["neighbour_quantiles"], NN_GRID
         )
         coef = reference["novelty_coef"]
-        # Rules tuned before issue 13 read 3 features, then 4 (the centroid gap), now 5 (Mahalanobis).
+        # Rules tuned before issue 13 read 3 features, since then 4 (the centroid gap); 5 with the optional
+        # Mahalanobis input (`tune_rule(mahalanobis=True)`).
         gap = centroid_gap(dist) if len(coef) >= 5 else None
         u_m = None
         if len(coef) >= 6 and maha is not None:
