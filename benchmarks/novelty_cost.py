@@ -10,7 +10,9 @@ nearest descriptions ("index", the default), in turn, the order rotating; and th
 bank's product alone, exact and indexed, and the Mahalanobis input). Thread CPU time, so that another process
 on the other core does not count; numpy's BLAS at one thread, as in the service. Then, on every text of the
 file, how often the indexed search finds the exact nearest training contact and how many "fits no
-description" decisions it changes.
+description" decisions it changes. Last, what the score adds to a whole one-text `suggest` (with it and
+without it, in turn): as the difference of the two medians and, less noisy, as the median of each text's own
+difference (`added_paired_ms`: a suggest's time spreads by milliseconds from text to text).
 
 `--baseline FILE` times another version of `contactlens/drift/novelty.py` too (e.g. `git show
 550bb85:contactlens/drift/novelty.py > /tmp/novelty_before.py`, the code before the bank index), in turn with
@@ -63,6 +65,7 @@ def load_baseline(path: str) -> Any:
     if spec is None or spec.loader is None:
         sys.exit(f"benchmarks/novelty_cost.py: cannot import {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 
@@ -115,6 +118,12 @@ def in_suggest(model: ContactModel, texts: list[str], baseline: Any = None) -> d
     out: dict[str, Any] = {k: _stats(v) for k, v in times.items()}
     base = out["without"]["p50_ms"]
     out["added_p50_ms"] = {k: round(out[k]["p50_ms"] - base, 4) for k in variants if k != "without"}
+    # Paired: each text was suggested once per variant, back to back, so its own difference is less noisy
+    # than a difference of two medians (a suggest's time spreads by milliseconds from text to text).
+    without = np.asarray(times["without"])
+    out["added_paired_ms"] = {
+        k: _stats(list(np.asarray(times[k]) - without)) for k in variants if k != "without"
+    }
     return out
 
 

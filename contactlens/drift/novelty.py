@@ -11,6 +11,7 @@ class-based TF-IDF keywords against the training vocabulary, a proposed name, an
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections import Counter
@@ -538,7 +539,10 @@ def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str
     """
     x = embeddings.astype(np.float32, copy=False)
     keys = ("centroids", "mahalanobis_whitener", "mahalanobis_means")
-    dist, maha = _derived(reference, keys, Projection.build).distances(x)
+    projection = _derived(reference, keys, Projection.build)
+    if len(x) == 1 and projection.mean_norms is None and _scalar_rule(reference):
+        return _evidence_one(x, confidence, reference, projection)
+    dist, maha = projection.distances(x)
     nearest = dist.argmin(axis=1)
     d = dist[np.arange(len(nearest)), nearest]
     u_c = (
@@ -564,6 +568,59 @@ def evidence(embeddings: np.ndarray, confidence: np.ndarray, reference: dict[str
     else:
         t, theta = float(reference.get("review_threshold", [0.5])[0]), reference["spreads"][:, 1]
     return Evidence(nearest, d, u_c, None, 1.0 - confidence, (confidence < t) & (d > theta[nearest]))
+
+
+def _scalar_rule(reference: dict[str, np.ndarray]) -> bool:
+    """Whether `_evidence_one` can score for this reference: a tuned rule of 3 or 4 inputs."""
+    return (
+        "novelty_coef" in reference
+        and "distance_quantiles" in reference
+        and len(reference["novelty_coef"]) in (4, 5)
+    )
+
+
+def _evidence_one(
+    x: np.ndarray, confidence: np.ndarray, reference: dict[str, np.ndarray], projection: Projection
+) -> Evidence:
+    """`evidence` for the typing path's one contact, in Python floats where numpy would spend more on
+    calling than on computing (a suggest pays this right after an encoder run, when every numpy call costs
+    several times its warm time). Same inputs, same rule, same decisions as the batch path (tested)."""
+    index = bank_index(reference)
+    dist = 1.0 - (x[0] @ projection.matrix)
+    k = len(dist)
+    nearest = int(dist.argmin())
+    d = float(dist[nearest])
+    u_c = float(np.interp(d, reference["distance_quantiles"][nearest], PERCENTILE_GRID))
+    probes = max(1, NEIGHBOUR_PROBES)
+    if probes >= k:
+        best = float(_nearest_similarity(x, index.rows)[0])
+        two = np.partition(dist, 1)[:2] if k >= 2 else None
+    else:
+        probed = np.argpartition(dist, probes - 1)[:probes]
+        starts, parts = index.starts, index.rows
+        best = -np.inf
+        for c in probed.tolist():
+            a, b = int(starts[c]), int(starts[c + 1])
+            if b > a:
+                best = max(best, float((parts[a:b] @ x[0]).max()))
+        if best == -np.inf:  # every probed partition empty: the whole bank
+            best = float(_nearest_similarity(x, index.rows)[0])
+        two = np.partition(dist[probed], 1)[:2] if probes >= 2 else np.partition(dist, 1)[:2]
+    v = float(np.interp(1.0 - best, reference["neighbour_quantiles"], NN_GRID))
+    coef = reference["novelty_coef"].tolist()
+    z = float(_logit(confidence)[0]) * coef[0] + u_c * coef[1] + v * coef[2]
+    if len(coef) >= 5:
+        gap = GAP_CAP if two is None else min(float(two[1] - two[0]), GAP_CAP)
+        z += gap * coef[3]
+    score = 1.0 / (1.0 + math.exp(-(z + coef[-1])))
+    return Evidence(
+        np.array([nearest]),
+        np.array([d]),
+        np.array([u_c]),
+        np.array([v]),
+        np.array([score]),
+        np.array([score >= float(reference["novelty_cut"][0])]),
+    )
 
 
 def encoder_test(embeddings: np.ndarray, ev: Evidence, reference: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -409,3 +409,29 @@ def test_serving_arrays_are_built_once_per_loaded_reference_and_old_ones_are_let
     )  # a service reloading models does not grow without end
     assert novelty.bank_index(refs[-1]) is novelty.bank_index(refs[-1])
     assert novelty.bank_index(refs[0]) is not first  # rebuilt after it was let go
+
+
+@pytest.mark.parametrize("probes", [1, 2, 4, 8])
+@pytest.mark.parametrize("inputs", [3, 4])
+def test_the_typing_paths_one_contact_scores_as_it_would_in_a_batch(synthetic, monkeypatch, probes, inputs):
+    ref, proba = synthetic["ref"], synthetic["proba"]
+    old = {k: v for k, v in ref.items() if not k.startswith("mahalanobis_")}
+    keep = [0, 1, 2, 5] if inputs == 3 else [0, 1, 2, 3, 5]
+    rule = {**old, "novelty_coef": ref["novelty_coef"][keep]}
+    monkeypatch.setattr(novelty, "NEIGHBOUR_PROBES", probes)  # 8 covers all 6 descriptions: the whole bank
+    x = np.vstack([synthetic["known"][:60], synthetic["unseen"][:60]]).astype(np.float32)
+    conf = proba(x).max(axis=1)
+    batch = novelty.evidence(x, conf, rule)  # 120 rows: the batch path
+    calls = []
+    one_path = novelty._evidence_one
+    monkeypatch.setattr(novelty, "_evidence_one", lambda *a: calls.append(1) or one_path(*a))
+    assert 0 < batch.fits_none.sum() < len(x)  # both decisions occur, so agreeing on them means something
+    for i in range(len(x)):
+        one = novelty.evidence(x[i : i + 1], conf[i : i + 1], rule)
+        assert one.nearest[0] == batch.nearest[i] and one.fits_none[0] == batch.fits_none[i]
+        assert one.neighbour_percentile is not None and batch.neighbour_percentile is not None
+        fields = ("distance", "centroid_percentile", "neighbour_percentile", "score")
+        got = [getattr(one, f)[0] for f in fields]
+        want = [getattr(batch, f)[i] for f in fields]
+        assert got == pytest.approx(want, abs=1e-5)  # float32 products: a GEMV against the batch's GEMM
+    assert len(calls) == len(x)  # each went the one-contact way
