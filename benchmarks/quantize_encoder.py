@@ -3,6 +3,15 @@
     python benchmarks/quantize_encoder.py [--encoder DIR] [--skip-accuracy] [--skip-drift] [--quick]
         [--precisions fp32 int8]
 
+`--static` adds three statically quantised copies (ONNX Runtime's `quantize_static`, QDQ, MatMul weights
+int8 per channel, activations uint8 with fixed per-tensor scales calibrated by min-max on `--calibration`
+training texts of BANKING77, each alone): "static" quantises every MatMul; "static-ffn-fp32" leaves each
+layer's feed-forward down-projection (its input is the GELU's output, with outlier channels) in fp32;
+"static-smoothed" quantises every MatMul after SmoothQuant's channel scaling of the down-projections
+(`smooth`, alpha 0.5). Fixed scales make a text's embedding the same in a batch as alone, which dynamic
+quantisation does not (it scales by each call's range): the drift section then reports that difference too.
+`--precisions` may name them for the accuracy runs.
+
 `--encoder` is an exported fp32 encoder folder (an artifact's `encoder/`; default: export one). The int8 copy
 is written by `training.export.quantize_encoder` (dynamic quantisation, MatMul weights int8 per channel).
 Then: the cosine of int8 to fp32 embeddings on 1,000 BANKING77 test texts; one-text latency and batch
@@ -24,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,6 +60,119 @@ def speed(encoders: dict[str, Any], texts: list[str], rounds: int = 3) -> dict[s
     }
 
 
+def _ffn_down_projections(graph: Any) -> list[Any]:
+    """Each layer's feed-forward down-projection MatMul (its input is the GELU's output)."""
+    return [
+        n
+        for n in graph.node
+        if n.op_type == "MatMul" and "/output/dense/" in n.name and "attention" not in n.name
+    ]
+
+
+def _feeds(tokenizer: Any, text: str) -> dict[str, np.ndarray]:
+    e = tokenizer.encode(text, add_special_tokens=True)
+    return {
+        "input_ids": np.array([e.ids], np.int64),
+        "attention_mask": np.array([e.attention_mask], np.int64),
+        "token_type_ids": np.array([e.type_ids], np.int64),
+    }
+
+
+def smooth(fp32_dir: Path, out_dir: Path, texts: list[str], alpha: float = 0.5) -> Path:
+    """SmoothQuant on the down-projections: each input channel j divided by s_j = max|X_j|^alpha /
+    max|W_j|^(1 - alpha) (a Mul before the MatMul) and the weight's row j multiplied by it, so that the
+    product is unchanged (fp32) and the activation's outlier channels shrink before quantisation."""
+    import shutil
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+    from tokenizers import Tokenizer
+
+    from contactlens.artifact import sha256_file
+
+    model = onnx.load(str(fp32_dir / "encoder.onnx"))
+    nodes = _ffn_down_projections(model.graph)
+    probe = onnx.load(str(fp32_dir / "encoder.onnx"))
+    for n in nodes:
+        probe.graph.output.append(helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(fp32_dir / "tokenizer.json"))
+    amax: list[np.ndarray] = [np.zeros(0)] * len(nodes)
+    for text in texts:
+        for k, o in enumerate(session.run([n.input[0] for n in nodes], _feeds(tokenizer, text))):
+            m = np.abs(o).reshape(-1, o.shape[-1]).max(axis=0)
+            amax[k] = m if not amax[k].size else np.maximum(amax[k], m)
+    inits = {i.name: i for i in model.graph.initializer}
+    for k, n in enumerate(nodes):
+        w = numpy_helper.to_array(inits[n.input[1]])
+        s = np.maximum(amax[k], 1e-5) ** alpha / np.maximum(np.abs(w).max(axis=1), 1e-5) ** (1 - alpha)
+        inits[n.input[1]].CopyFrom(numpy_helper.from_array((w * s[:, None]).astype(np.float32), n.input[1]))
+        inv = numpy_helper.from_array((1.0 / s).astype(np.float32), n.name + "_smooth")
+        model.graph.initializer.append(inv)
+        scaled = n.input[0] + "_smoothed"
+        model.graph.node.insert(
+            list(model.graph.node).index(n),
+            helper.make_node("Mul", [n.input[0], inv.name], [scaled], name=n.name + "_smooth"),
+        )
+        n.input[0] = scaled
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out_dir / "encoder.onnx"))
+    shutil.copyfile(fp32_dir / "tokenizer.json", out_dir / "tokenizer.json")
+    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
+    meta.update(onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
+    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
+def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp32: bool) -> Path:
+    """A statically quantised copy of an fp32 encoder folder, calibrated on `texts` (each its own run)."""
+    import shutil
+
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from tokenizers import Tokenizer
+
+    from contactlens.artifact import sha256_file
+
+    tokenizer = Tokenizer.from_file(str(fp32_dir / "tokenizer.json"))
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._texts = iter(texts)
+
+        def get_next(self) -> dict[str, Any] | None:
+            text = next(self._texts, None)
+            return None if text is None else _feeds(tokenizer, text)
+
+    graph = onnx.load(str(fp32_dir / "encoder.onnx")).graph
+    excluded = [n.name for n in _ffn_down_projections(graph)] if keep_ffn_fp32 else []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    quantize_static(
+        str(fp32_dir / "encoder.onnx"),
+        str(out_dir / "encoder.onnx"),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=["MatMul"],
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=excluded,
+    )
+    shutil.copyfile(fp32_dir / "tokenizer.json", out_dir / "tokenizer.json")
+    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
+    meta.update(precision="int8-static", onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
+    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoder", type=Path, help="An exported fp32 encoder folder (default: export one).")
@@ -58,6 +182,8 @@ def main() -> None:
         "--precisions", nargs="+", default=["fp32", "int8"], help="Encoders to train BANKING77 with."
     )
     parser.add_argument("--skip-drift", action="store_true", help="No embedding drift or speed figures.")
+    parser.add_argument("--static", action="store_true", help="Also two statically quantised copies.")
+    parser.add_argument("--calibration", type=int, default=400, help="BANKING77 train texts for --static.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -79,15 +205,26 @@ def main() -> None:
         int8_dir = quantize_encoder(fp32_dir, work / "int8")
         dirs = {"fp32": fp32_dir, "int8": int8_dir}
         train, test = accuracy.banking77(args.quick)
+        if args.static:
+            calibration = [clean(t) for t in train["text"].sample(args.calibration, random_state=1)]
+            for name, keep in (("static", False), ("static-ffn-fp32", True)):
+                dirs[name] = static_quantize(fp32_dir, work / name, calibration, keep)
+            smoothed = smooth(fp32_dir, work / "smoothed-fp32", calibration)
+            dirs["static-smoothed"] = static_quantize(smoothed, work / "static-smoothed", calibration, False)
         if not args.skip_drift:
             texts = [clean(t) for t in test["text"].sample(min(1000, len(test)), random_state=0)]
             encoders = {k: OnnxEncoder.load(d) for k, d in dirs.items()}
             base = encoders["fp32"].encode(texts)
-            cos = (encoders["int8"].encode(texts) * base).sum(axis=1)
-            result["cosine_int8_fp32"] = {
-                "mean": round(float(cos.mean()), 4),
-                "min": round(float(cos.min()), 4),
-            }
+            for name in (n for n in dirs if n != "fp32"):
+                cos = (encoders[name].encode(texts) * base).sum(axis=1)
+                key = "cosine_int8_fp32" if name == "int8" else f"cosine_{name}_fp32"
+                result[key] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
+                if args.static:  # a text alone against the same text in calls of 8
+                    alone = np.vstack([encoders[name].encode([t]) for t in texts[:64]])
+                    batched = encoders[name].encode(texts[:64], batch_size=8)
+                    result.setdefault("alone_vs_batch_of_8_max_abs", {})[name] = float(
+                        np.abs(alone - batched).max()
+                    )
             result["speed"] = speed(encoders, texts[:256])
             result["size_mb"] = {
                 k: round((d / "encoder.onnx").stat().st_size / 1e6, 1) for k, d in dirs.items()
