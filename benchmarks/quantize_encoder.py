@@ -10,7 +10,10 @@ layer's feed-forward down-projection (its input is the GELU's output, with outli
 "static-smoothed" quantises every MatMul after SmoothQuant's channel scaling of the down-projections
 (`smooth`, alpha 0.5). Fixed scales make a text's embedding the same in a batch as alone, which dynamic
 quantisation does not (it scales by each call's range): the drift section then reports that difference too.
-`--precisions` may name them for the accuracy runs.
+`--nbits` adds ONNX Runtime's weight-only block quantisation (`MatMulNBitsQuantizer`, symmetric; activations
+not quantised ahead, so also batch-invariant): "nbits8" (8-bit weights, blocks of 128, int8 compute:
+accuracy level 4) and "nbits4" (4-bit, blocks of 32, level 4). `--precisions` may name any of them for the
+accuracy runs.
 
 `--encoder` is an exported fp32 encoder folder (an artifact's `encoder/`; default: export one). The int8 copy
 is written by `training.export.quantize_encoder` (dynamic quantisation, MatMul weights int8 per channel).
@@ -125,6 +128,32 @@ def smooth(fp32_dir: Path, out_dir: Path, texts: list[str], alpha: float = 0.5) 
     return out_dir
 
 
+def nbits_quantize(fp32_dir: Path, out_dir: Path, bits: int, block: int) -> Path:
+    """A weight-only block-quantised copy (MatMulNBits, accuracy level 4) of an fp32 encoder folder."""
+    import shutil
+
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    from contactlens.artifact import sha256_file
+
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(str(fp32_dir / "encoder.onnx")),
+        bits=bits,
+        block_size=block,
+        is_symmetric=True,
+        accuracy_level=4,
+    )
+    quantizer.process()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    quantizer.model.save_model_to_file(str(out_dir / "encoder.onnx"), use_external_data_format=False)
+    shutil.copyfile(fp32_dir / "tokenizer.json", out_dir / "tokenizer.json")
+    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
+    meta.update(precision=f"int{bits}-weights", onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
+    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
 def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp32: bool) -> Path:
     """A statically quantised copy of an fp32 encoder folder, calibrated on `texts` (each its own run)."""
     import shutil
@@ -183,6 +212,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-drift", action="store_true", help="No embedding drift or speed figures.")
     parser.add_argument("--static", action="store_true", help="Also two statically quantised copies.")
+    parser.add_argument("--nbits", action="store_true", help="Also two weight-only block-quantised copies.")
     parser.add_argument("--calibration", type=int, default=400, help="BANKING77 train texts for --static.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -211,6 +241,9 @@ def main() -> None:
                 dirs[name] = static_quantize(fp32_dir, work / name, calibration, keep)
             smoothed = smooth(fp32_dir, work / "smoothed-fp32", calibration)
             dirs["static-smoothed"] = static_quantize(smoothed, work / "static-smoothed", calibration, False)
+        if args.nbits:
+            for name, bits, block in (("nbits8", 8, 128), ("nbits4", 4, 32)):
+                dirs[name] = nbits_quantize(fp32_dir, work / name, bits, block)
         if not args.skip_drift:
             texts = [clean(t) for t in test["text"].sample(min(1000, len(test)), random_state=0)]
             encoders = {k: OnnxEncoder.load(d) for k, d in dirs.items()}
@@ -219,7 +252,7 @@ def main() -> None:
                 cos = (encoders[name].encode(texts) * base).sum(axis=1)
                 key = "cosine_int8_fp32" if name == "int8" else f"cosine_{name}_fp32"
                 result[key] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
-                if args.static:  # a text alone against the same text in calls of 8
+                if args.static or args.nbits:  # a text alone against the same text in calls of 8
                     alone = np.vstack([encoders[name].encode([t]) for t in texts[:64]])
                     batched = encoders[name].encode(texts[:64], batch_size=8)
                     result.setdefault("alone_vs_batch_of_8_max_abs", {})[name] = float(
