@@ -12,8 +12,11 @@ layer's feed-forward down-projection (its input is the GELU's output, with outli
 quantisation does not (it scales by each call's range): the drift section then reports that difference too.
 `--nbits` adds ONNX Runtime's weight-only block quantisation (`MatMulNBitsQuantizer`, symmetric; activations
 not quantised ahead, so also batch-invariant): "nbits8" (8-bit weights, blocks of 128, int8 compute:
-accuracy level 4) and "nbits4" (4-bit, blocks of 32, level 4). `--precisions` may name any of them for the
-accuracy runs.
+accuracy level 4) and "nbits4" (4-bit, blocks of 32, level 4). `--fused` adds "fused-int8": the encoder
+exported with eager attention (transformers' default, SDPA, hides the pattern), ONNX Runtime's BERT optimiser
+(Attention, EmbedLayerNormalization, SkipLayerNormalization and BiasGelu fused: 124 nodes after dynamic
+quantisation against 801), then the same dynamic int8 with QAttention. `--precisions` may name any of them
+for the accuracy runs.
 
 `--encoder` is an exported fp32 encoder folder (an artifact's `encoder/`; default: export one). The int8 copy
 is written by `training.export.quantize_encoder` (dynamic quantisation, MatMul weights int8 per channel).
@@ -154,6 +157,44 @@ def nbits_quantize(fp32_dir: Path, out_dir: Path, bits: int, block: int) -> Path
     return out_dir
 
 
+def fused_quantize(out_dir: Path) -> Path:
+    """The encoder exported with eager attention, fused by ONNX Runtime's BERT optimiser, dynamic int8."""
+    import shutil
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    from contactlens.artifact import sha256_file
+    from training import export
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reference = export.export_encoder(out_dir / "sdpa")  # its tokenizer and metadata
+    model = export.load_source_model()
+    config = model[0].auto_model.config
+    implementation = config._attn_implementation
+    config._attn_implementation = "eager"
+    try:
+        export._export_onnx(model, out_dir / "eager.onnx")
+    finally:
+        config._attn_implementation = implementation
+    fused = optimize_model(str(out_dir / "eager.onnx"), model_type="bert", num_heads=12, hidden_size=384)
+    fused.save_model_to_file(str(out_dir / "fused.onnx"))
+    quantize_dynamic(
+        str(out_dir / "fused.onnx"),
+        str(out_dir / "encoder.onnx"),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    shutil.copyfile(reference / "tokenizer.json", out_dir / "tokenizer.json")
+    meta = json.loads((reference / "encoder.json").read_text(encoding="utf-8"))
+    meta.update(precision="int8", onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
+    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out_dir
+
+
 def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp32: bool) -> Path:
     """A statically quantised copy of an fp32 encoder folder, calibrated on `texts` (each its own run)."""
     import shutil
@@ -213,6 +254,7 @@ def main() -> None:
     parser.add_argument("--skip-drift", action="store_true", help="No embedding drift or speed figures.")
     parser.add_argument("--static", action="store_true", help="Also two statically quantised copies.")
     parser.add_argument("--nbits", action="store_true", help="Also two weight-only block-quantised copies.")
+    parser.add_argument("--fused", action="store_true", help="Also the fused-attention dynamic int8 copy.")
     parser.add_argument("--calibration", type=int, default=400, help="BANKING77 train texts for --static.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -241,6 +283,8 @@ def main() -> None:
                 dirs[name] = static_quantize(fp32_dir, work / name, calibration, keep)
             smoothed = smooth(fp32_dir, work / "smoothed-fp32", calibration)
             dirs["static-smoothed"] = static_quantize(smoothed, work / "static-smoothed", calibration, False)
+        if args.fused:
+            dirs["fused-int8"] = fused_quantize(work / "fused-int8")
         if args.nbits:
             for name, bits, block in (("nbits8", 8, 128), ("nbits4", 4, 32)):
                 dirs[name] = nbits_quantize(fp32_dir, work / name, bits, block)
@@ -252,7 +296,7 @@ def main() -> None:
                 cos = (encoders[name].encode(texts) * base).sum(axis=1)
                 key = "cosine_int8_fp32" if name == "int8" else f"cosine_{name}_fp32"
                 result[key] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
-                if args.static or args.nbits:  # a text alone against the same text in calls of 8
+                if args.static or args.nbits or args.fused:  # a text alone, and in calls of 8
                     alone = np.vstack([encoders[name].encode([t]) for t in texts[:64]])
                     batched = encoders[name].encode(texts[:64], batch_size=8)
                     result.setdefault("alone_vs_batch_of_8_max_abs", {})[name] = float(
