@@ -12,14 +12,15 @@ layer's feed-forward down-projection (its input is the GELU's output, with outli
 quantisation does not (it scales by each call's range): the drift section then reports that difference too.
 `--nbits` adds ONNX Runtime's weight-only block quantisation (`MatMulNBitsQuantizer`, symmetric; activations
 not quantised ahead, so also batch-invariant): "nbits8" (8-bit weights, blocks of 128, int8 compute:
-accuracy level 4) and "nbits4" (4-bit, blocks of 32, level 4). `--fused` adds "fused-int8": the encoder
-exported with eager attention (transformers' default, SDPA, hides the pattern), ONNX Runtime's BERT optimiser
-(Attention, EmbedLayerNormalization, SkipLayerNormalization and BiasGelu fused: 124 nodes after dynamic
-quantisation against 801), then the same dynamic int8 with QAttention. `--precisions` may name any of them
-for the accuracy runs.
+accuracy level 4) and "nbits4" (4-bit, blocks of 32, level 4). `--unfused` adds "unfused-int8", the int8
+encoder as it was before 2026-11-30 12:45: exported with transformers' default SDPA attention, which ONNX
+Runtime's BERT optimiser does not recognise, so nothing is fused (801 nodes once quantised, against 124 now
+that "int8" is exported with eager attention and fused: Attention, EmbedLayerNormalization,
+SkipLayerNormalization, BiasGelu). `--precisions` may name any of them for the accuracy runs.
 
 `--encoder` is an exported fp32 encoder folder (an artifact's `encoder/`; default: export one). The int8 copy
-is written by `training.export.quantize_encoder` (dynamic quantisation, MatMul weights int8 per channel).
+is written by `training.export.quantize_encoder` (attention fused, then dynamic quantisation, weights int8 per
+channel).
 Then: the cosine of int8 to fp32 embeddings on 1,000 BANKING77 test texts; one-text latency and batch
 throughput (fp32 and int8 interleaved, one thread); and the full model trained on BANKING77 train with each
 encoder (`training.fit.train`, default config) and scored on the test set. The int8 encoder is kept only if
@@ -157,36 +158,24 @@ def nbits_quantize(fp32_dir: Path, out_dir: Path, bits: int, block: int) -> Path
     return out_dir
 
 
-def fused_quantize(out_dir: Path) -> Path:
-    """The encoder exported with eager attention, fused by ONNX Runtime's BERT optimiser, dynamic int8."""
+def unfused_quantize(out_dir: Path) -> Path:
+    """The int8 encoder as it was before 2026-11-30 12:45: exported with transformers' SDPA attention, which
+    ONNX Runtime's BERT optimiser does not fuse, and the MatMul weights quantised dynamically."""
     import shutil
 
-    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
 
     from contactlens.artifact import sha256_file
     from training import export
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reference = export.export_encoder(out_dir / "sdpa")  # its tokenizer and metadata
-    model = export.load_source_model()
-    config = model[0].auto_model.config
-    implementation = config._attn_implementation
-    config._attn_implementation = "eager"
-    try:
-        export._export_onnx(model, out_dir / "eager.onnx")
-    finally:
-        config._attn_implementation = implementation
-    fused = optimize_model(str(out_dir / "eager.onnx"), model_type="bert", num_heads=12, hidden_size=384)
-    fused.save_model_to_file(str(out_dir / "fused.onnx"))
+    reference = export.export_encoder(out_dir / "eager")  # its tokenizer and metadata
+    export._export_onnx(export.load_source_model(), out_dir / "sdpa.onnx", attention="sdpa")
     quantize_dynamic(
-        str(out_dir / "fused.onnx"),
+        str(out_dir / "sdpa.onnx"),
         str(out_dir / "encoder.onnx"),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        op_types_to_quantize=["MatMul"],
     )
     shutil.copyfile(reference / "tokenizer.json", out_dir / "tokenizer.json")
     meta = json.loads((reference / "encoder.json").read_text(encoding="utf-8"))
@@ -254,7 +243,7 @@ def main() -> None:
     parser.add_argument("--skip-drift", action="store_true", help="No embedding drift or speed figures.")
     parser.add_argument("--static", action="store_true", help="Also two statically quantised copies.")
     parser.add_argument("--nbits", action="store_true", help="Also two weight-only block-quantised copies.")
-    parser.add_argument("--fused", action="store_true", help="Also the fused-attention dynamic int8 copy.")
+    parser.add_argument("--unfused", action="store_true", help="Also the unfused int8 encoder of before.")
     parser.add_argument("--calibration", type=int, default=400, help="BANKING77 train texts for --static.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -283,8 +272,8 @@ def main() -> None:
                 dirs[name] = static_quantize(fp32_dir, work / name, calibration, keep)
             smoothed = smooth(fp32_dir, work / "smoothed-fp32", calibration)
             dirs["static-smoothed"] = static_quantize(smoothed, work / "static-smoothed", calibration, False)
-        if args.fused:
-            dirs["fused-int8"] = fused_quantize(work / "fused-int8")
+        if args.unfused:
+            dirs["unfused-int8"] = unfused_quantize(work / "unfused-int8")
         if args.nbits:
             for name, bits, block in (("nbits8", 8, 128), ("nbits4", 4, 32)):
                 dirs[name] = nbits_quantize(fp32_dir, work / name, bits, block)
@@ -296,7 +285,7 @@ def main() -> None:
                 cos = (encoders[name].encode(texts) * base).sum(axis=1)
                 key = "cosine_int8_fp32" if name == "int8" else f"cosine_{name}_fp32"
                 result[key] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
-                if args.static or args.nbits or args.fused:  # a text alone, and in calls of 8
+                if args.static or args.nbits or args.unfused:  # a text alone, and in calls of 8
                     alone = np.vstack([encoders[name].encode([t]) for t in texts[:64]])
                     batched = encoders[name].encode(texts[:64], batch_size=8)
                     result.setdefault("alone_vs_batch_of_8_max_abs", {})[name] = float(

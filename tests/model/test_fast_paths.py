@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,13 @@ def test_int8_encoder_is_close_to_fp32(encoder_dir: Path, tmp_path: Path) -> Non
     texts = [t for t in TEXTS if t] + ["where is my card", "I was charged twice for one order"]
     cos = (fp32.encode(texts) * int8.encode(texts)).sum(axis=1)
     assert cos.min() > 0.97, cos
+    # Each of the 6 layers' attention fused and quantised as one op (the export's eager attention is what
+    # ONNX Runtime's optimiser recognises), and no unfused attention product left behind.
+    import onnx
+
+    ops = Counter(n.op_type for n in onnx.load(str(int8_dir / "encoder.onnx")).graph.node)
+    assert ops["QAttention"] == 6 and ops["EmbedLayerNormalization"] == 1, ops
+    assert ops["Softmax"] == 0 and len(list(ops.elements())) < 200, ops
 
 
 def test_training_quantises_the_encoder_by_default(sample_model, encoder_dir: Path, tmp_path: Path) -> None:
