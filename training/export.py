@@ -214,7 +214,8 @@ def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> No
 
     for name in ("onnxruntime.transformers", "fusion_base", "onnx_model", "fusion_utils"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    model = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=int(meta["dimension"]))
+    hidden = int(meta["dimension"]) if heads > 0 else 0  # both 0: the optimiser reads them from the graph
+    model = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden)
     model.save_model_to_file(str(out))
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
@@ -89,6 +90,27 @@ def test_int8_encoder_is_close_to_fp32(encoder_dir: Path, tmp_path: Path) -> Non
     ops = Counter(n.op_type for n in onnx.load(str(int8_dir / "encoder.onnx")).graph.node)
     assert ops["QAttention"] == 6 and ops["EmbedLayerNormalization"] == 1, ops
     assert ops["Softmax"] == 0 and len(list(ops.elements())) < 200, ops
+
+
+def test_an_export_from_before_the_head_count_was_recorded_still_quantises(
+    encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from contactlens.encoder import OnnxEncoder
+    from training import export
+    from training.export import quantize_encoder
+
+    monkeypatch.setattr(export, "_QUANTIZED", {})  # quantise it here, not copied from an earlier test's run
+    old = tmp_path / "old"
+    shutil.copytree(encoder_dir, old)
+    meta = json.loads((old / "encoder.json").read_text())
+    del meta["attention_heads"]  # encoder.json as written before 2026-11-30
+    (old / "encoder.json").write_text(json.dumps(meta))
+    int8 = OnnxEncoder.load(quantize_encoder(old, tmp_path / "int8"))
+    assert int8.meta["precision"] == "int8"
+    text = ["where is my card"]
+    assert float(OnnxEncoder.load(encoder_dir).encode(text)[0] @ int8.encode(text)[0]) > 0.97
 
 
 def test_training_quantises_the_encoder_by_default(sample_model, encoder_dir: Path, tmp_path: Path) -> None:
