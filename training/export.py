@@ -212,8 +212,10 @@ def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> No
     attention (before 2026-11-30) keeps its attention unfused and still quantises."""
     from onnxruntime.transformers.optimizer import optimize_model
 
-    for name in ("onnxruntime.transformers", "fusion_base", "onnx_model", "fusion_utils"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    # Its modules import one another by bare name, so their loggers are "fusion_base" and the like; these
+    # three report each fusion at INFO, which a training run's log does not need.
+    for name in ("fusion_base", "onnx_model", "onnx_model_bert"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     hidden = int(meta["dimension"]) if heads > 0 else 0  # both 0: the optimiser reads them from the graph
     model = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden)
     model.save_model_to_file(str(out))

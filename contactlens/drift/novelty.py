@@ -450,6 +450,7 @@ class BankIndex:
     rows: np.ndarray  # float32, grouped by partition
     partition: np.ndarray  # partition (centroid index) of each row
     starts: np.ndarray  # rows of partition c: starts[c]:starts[c + 1]
+    bounds: tuple[tuple[int, int], ...]  # the same as Python ints, (start, stop) per partition
 
     @classmethod
     def build(cls, bank: np.ndarray, centroids: np.ndarray) -> BankIndex:
@@ -457,7 +458,8 @@ class BankIndex:
         part = (rows @ centroids.astype(np.float32).T).argmax(axis=1)
         order = np.argsort(part, kind="stable")
         starts = np.searchsorted(part[order], np.arange(len(centroids) + 1))
-        return cls(np.ascontiguousarray(rows[order]), part[order], starts)
+        bounds = tuple(zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True))
+        return cls(np.ascontiguousarray(rows[order]), part[order], starts, bounds)
 
     def nearest_similarity(self, x: np.ndarray, dist: np.ndarray, probes: int | None = None) -> np.ndarray:
         """Each row's largest cosine similarity to the bank rows in the partitions of its `probes` nearest
@@ -468,14 +470,15 @@ class BankIndex:
         if probes >= k:
             return _nearest_similarity(x, self.rows)
         probed = np.argpartition(dist, probes - 1, axis=1)[:, :probes]
-        if len(x) <= _SMALL_BATCH:
-            out = np.full(len(x), -np.inf)
-            starts = self.starts.tolist()
+        if len(x) <= _SMALL_BATCH:  # the typing path: few numpy calls, each paid cold after an encoder run
+            out = np.empty(len(x))
             for i, row in enumerate(x):
-                parts = [self.rows[starts[c] : starts[c + 1]] @ row for c in probed[i].tolist()]
-                sims = np.concatenate(parts)
-                if len(sims):
-                    out[i] = sims.max()
+                best = -np.inf
+                for c in probed[i].tolist():
+                    start, stop = self.bounds[c]
+                    if stop > start:
+                        best = max(best, float((self.rows[start:stop] @ row).max()))
+                out[i] = best
         else:
             member = np.zeros((len(x), k), dtype=bool)
             member[np.arange(len(x))[:, None], probed] = True
@@ -584,34 +587,18 @@ def _evidence_one(
 ) -> Evidence:
     """`evidence` for the typing path's one contact, in Python floats where numpy would spend more on
     calling than on computing (a suggest pays this right after an encoder run, when every numpy call costs
-    several times its warm time). Same inputs, same rule, same decisions as the batch path (tested)."""
-    index = bank_index(reference)
+    several times its warm time): the same products and bank search, the percentiles and the rule's
+    linear form in floats. Same inputs, same rule, same decisions as the batch path (tested)."""
     dist = 1.0 - (x[0] @ projection.matrix)
-    k = len(dist)
     nearest = int(dist.argmin())
     d = float(dist[nearest])
     u_c = float(np.interp(d, reference["distance_quantiles"][nearest], PERCENTILE_GRID))
-    probes = max(1, NEIGHBOUR_PROBES)
-    if probes >= k:
-        best = float(_nearest_similarity(x, index.rows)[0])
-        two = np.partition(dist, 1)[:2] if k >= 2 else None
-    else:
-        probed = np.argpartition(dist, probes - 1)[:probes]
-        starts, parts = index.starts, index.rows
-        best = -np.inf
-        for c in probed.tolist():
-            a, b = int(starts[c]), int(starts[c + 1])
-            if b > a:
-                best = max(best, float((parts[a:b] @ x[0]).max()))
-        if best == -np.inf:  # every probed partition empty: the whole bank
-            best = float(_nearest_similarity(x, index.rows)[0])
-        two = np.partition(dist[probed], 1)[:2] if probes >= 2 else np.partition(dist, 1)[:2]
+    best = float(bank_index(reference).nearest_similarity(x, dist[None])[0])
     v = float(np.interp(1.0 - best, reference["neighbour_quantiles"], NN_GRID))
     coef = reference["novelty_coef"].tolist()
     z = float(_logit(confidence)[0]) * coef[0] + u_c * coef[1] + v * coef[2]
     if len(coef) >= 5:
-        gap = GAP_CAP if two is None else min(float(two[1] - two[0]), GAP_CAP)
-        z += gap * coef[3]
+        z += float(centroid_gap(dist[None])[0]) * coef[3]
     score = 1.0 / (1.0 + math.exp(-(z + coef[-1])))
     return Evidence(
         np.array([nearest]),
