@@ -84,6 +84,19 @@ def speed(encoders: dict[str, Any], texts: list[str], rounds: int = 3) -> dict[s
     return out
 
 
+def _finish(source: Path, out_dir: Path, **meta: Any) -> None:
+    """Complete an encoder folder whose encoder.onnx is written: the source folder's tokenizer, and its
+    encoder.json with `meta` and the new graph's checksum."""
+    import shutil
+
+    from contactlens.artifact import sha256_file
+
+    shutil.copyfile(source / "tokenizer.json", out_dir / "tokenizer.json")
+    settings = json.loads((source / "encoder.json").read_text(encoding="utf-8"))
+    settings.update(meta, onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
+    (out_dir / "encoder.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
 def _ffn_down_projections(graph: Any) -> list[Any]:
     """Each layer's feed-forward down-projection MatMul (its input is the GELU's output)."""
     return [
@@ -106,14 +119,11 @@ def smooth(fp32_dir: Path, out_dir: Path, texts: list[str], alpha: float = 0.5) 
     """SmoothQuant on the down-projections: each input channel j divided by s_j = max|X_j|^alpha /
     max|W_j|^(1 - alpha) (a Mul before the MatMul) and the weight's row j multiplied by it, so that the
     product is unchanged (fp32) and the activation's outlier channels shrink before quantisation."""
-    import shutil
 
     import onnx
     import onnxruntime as ort
     from onnx import helper, numpy_helper
     from tokenizers import Tokenizer
-
-    from contactlens.artifact import sha256_file
 
     model = onnx.load(str(fp32_dir / "encoder.onnx"))
     nodes = _ffn_down_projections(model.graph)
@@ -142,21 +152,15 @@ def smooth(fp32_dir: Path, out_dir: Path, texts: list[str], alpha: float = 0.5) 
         n.input[0] = scaled
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_dir / "encoder.onnx"))
-    shutil.copyfile(fp32_dir / "tokenizer.json", out_dir / "tokenizer.json")
-    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
-    meta.update(onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
-    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _finish(fp32_dir, out_dir)
     return out_dir
 
 
 def nbits_quantize(fp32_dir: Path, out_dir: Path, bits: int, block: int) -> Path:
     """A weight-only block-quantised copy (MatMulNBits, accuracy level 4) of an fp32 encoder folder."""
-    import shutil
 
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-    from contactlens.artifact import sha256_file
 
     quantizer = MatMulNBitsQuantizer(
         onnx.load(str(fp32_dir / "encoder.onnx")),
@@ -168,21 +172,16 @@ def nbits_quantize(fp32_dir: Path, out_dir: Path, bits: int, block: int) -> Path
     quantizer.process()
     out_dir.mkdir(parents=True, exist_ok=True)
     quantizer.model.save_model_to_file(str(out_dir / "encoder.onnx"), use_external_data_format=False)
-    shutil.copyfile(fp32_dir / "tokenizer.json", out_dir / "tokenizer.json")
-    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
-    meta.update(precision=f"int{bits}-weights", onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
-    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _finish(fp32_dir, out_dir, precision=f"int{bits}-weights")
     return out_dir
 
 
 def unfused_quantize(out_dir: Path) -> Path:
     """The int8 encoder as it was before 2026-11-30 12:45: exported with transformers' SDPA attention, which
     ONNX Runtime's BERT optimiser does not fuse, and the MatMul weights quantised dynamically."""
-    import shutil
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from contactlens.artifact import sha256_file
     from training import export
 
     reference = export.export_encoder(out_dir / "eager")  # its tokenizer and metadata
@@ -194,16 +193,12 @@ def unfused_quantize(out_dir: Path) -> Path:
         per_channel=True,
         op_types_to_quantize=["MatMul"],
     )
-    shutil.copyfile(reference / "tokenizer.json", out_dir / "tokenizer.json")
-    meta = json.loads((reference / "encoder.json").read_text(encoding="utf-8"))
-    meta.update(precision="int8", onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
-    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _finish(reference, out_dir, precision="int8")
     return out_dir
 
 
 def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp32: bool) -> Path:
     """A statically quantised copy of an fp32 encoder folder, calibrated on `texts` (each its own run)."""
-    import shutil
 
     import onnx
     from onnxruntime.quantization import (
@@ -214,8 +209,6 @@ def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp
         quantize_static,
     )
     from tokenizers import Tokenizer
-
-    from contactlens.artifact import sha256_file
 
     tokenizer = Tokenizer.from_file(str(fp32_dir / "tokenizer.json"))
 
@@ -242,10 +235,7 @@ def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp
         calibrate_method=CalibrationMethod.MinMax,
         nodes_to_exclude=excluded,
     )
-    shutil.copyfile(fp32_dir / "tokenizer.json", out_dir / "tokenizer.json")
-    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
-    meta.update(precision="int8-static", onnx_sha256=sha256_file(out_dir / "encoder.onnx"))
-    (out_dir / "encoder.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    _finish(fp32_dir, out_dir, precision="int8-static")
     return out_dir
 
 
