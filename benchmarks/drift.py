@@ -19,6 +19,12 @@ every draw seeded:
 - detection: windows of 500 in which 10% (50 contacts) come from the left-out intents and 90% are in-taxonomy
   (training mix): true in >= 95%. Two variants: the 50 drawn from all 19 left-out intents, and from 2 of them
   (a concentrated new kind of contact).
+- against a baseline period (`analyse(baseline=...)`, as `contactlens drift --baseline` and `GET /v1/drift`'s
+  `baseline_from`/`baseline_to` run it): each window (drawn without repeats) is also compared with a
+  baseline of up to 1,000 other in-taxonomy test contacts (training mix, drawn afresh for each window from
+  the contacts it left; fewer where an intent's 40 run out, about 850 beside a window of 1,000): false alarms
+  at 300, 500 and 1,000, both detection variants at 500, and how often the novelty check fires on windows
+  whose mix moves towards the intents that fit worst.
 - unseen-contact detection on the whole test set (3,080 contacts, 760 of them from left-out intents):
   precision, recall and F1 (in %) of the "fits no description" decision, unseen as the positive class;
   published with 25% unseen intents: softmax threshold (MSP) about 46, ADB 67-69.
@@ -208,12 +214,27 @@ class Draw:
         self.unseen = np.nonzero(np.isin(labels, LEFT_OUT))[0]
         self.by_unseen = {c: np.nonzero(labels == c)[0] for c in LEFT_OUT}
 
-    def training_mix(self, rng: np.random.Generator, n: int, shares: np.ndarray | None = None) -> np.ndarray:
-        """n in-taxonomy contacts: a multinomial draw of the counts per intent, then the contacts."""
+    def without(self, rows: np.ndarray) -> Draw:
+        """The same draws with `rows` taken out of every pool (a baseline kept out of its windows)."""
+        out = object.__new__(Draw)
+        out.__dict__ |= self.__dict__
+        out.rows = {c: np.setdiff1d(r, rows) for c, r in self.rows.items()}
+        out.known, out.unseen = np.setdiff1d(self.known, rows), np.setdiff1d(self.unseen, rows)
+        out.by_unseen = {c: np.setdiff1d(r, rows) for c, r in self.by_unseen.items()}
+        return out
+
+    def training_mix(
+        self, rng: np.random.Generator, n: int, shares: np.ndarray | None = None, most: float | None = None
+    ) -> np.ndarray:
+        """n in-taxonomy contacts: a multinomial draw of the counts per intent, then the contacts (an intent
+        needing more than its pool draws some twice; with `most`, none is drawn twice and at most that share
+        of an intent's pool is taken, so that some are left for other windows)."""
         counts = rng.multinomial(n, self.shares if shares is None else shares)
         parts = []
         for c, k in zip(self.classes, counts, strict=True):
             pool = self.rows[c]
+            if most is not None:
+                k = min(k, int(most * len(pool)))
             parts.append(rng.choice(pool, size=k, replace=k > len(pool)))
         return np.concatenate(parts)
 
@@ -221,7 +242,7 @@ class Draw:
         return rng.choice(self.known, size=n, replace=False)
 
     def with_unseen(
-        self, rng: np.random.Generator, n: int, share: float, n_intents: int | None
+        self, rng: np.random.Generator, n: int, share: float, n_intents: int | None, most: float | None = None
     ) -> np.ndarray:
         k = round(n * share)
         if n_intents is None:
@@ -230,7 +251,7 @@ class Draw:
             chosen = rng.choice(len(LEFT_OUT), size=n_intents, replace=False)
             pool = np.concatenate([self.by_unseen[LEFT_OUT[i]] for i in chosen])
             new = rng.choice(pool, size=k, replace=False)
-        return np.r_[self.training_mix(rng, n - k), new]
+        return np.r_[self.training_mix(rng, n - k, most=most), new]
 
     def doubled(self, rng: np.random.Generator, n: int, n_intents: int = 3) -> tuple[np.ndarray, list[str]]:
         """n in-taxonomy contacts in which `n_intents` random intents have twice their training share.
@@ -255,6 +276,14 @@ def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
     return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
+BASELINE_SIZE = 1000
+BASELINE_RUNS = (  # (result key, window size, share of left-out contacts, from how many left-out intents)
+    ("baseline_false_alarms_300", 300, 0.0, None),
+    ("baseline_false_alarms_500", 500, 0.0, None),
+    ("baseline_false_alarms_1000", 1000, 0.0, None),
+    ("baseline_detection_all_left_out", 500, 0.1, None),
+    ("baseline_detection_two_left_out", 500, 0.1, 2),
+)
 MIX_SIZES = (500, 1000, 1500, 2000)
 PLAIN_SIZES = (300, 500, 1000, 2000)
 FIRED = ("input_drift", "mix_drift", "confidence_drift", "novelty")
@@ -272,13 +301,16 @@ def run_windows(
     windows: list[np.ndarray],
     key: str = "revisit_taxonomy",
     inspect: Callable[[int, DriftReport], None] | None = None,
+    baselines: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Analyse each window; how often `key` (the verdict, or one check's `detected`) is true."""
+    """Analyse each window (against its baseline, if given); how often `key` (the verdict, or one check's
+    `detected`) is true."""
     hits, unused, seconds = 0, 0, []
     fired: Counter[str] = Counter()
     for i, idx in enumerate(windows):
         started = time.perf_counter()
-        report = analyse(model, subset(scores, idx), config=DriftConfig())
+        base = None if baselines is None else subset(scores, baselines[i])
+        report = analyse(model, subset(scores, idx), config=DriftConfig(), baseline=base)
         seconds.append(time.perf_counter() - started)
         if inspect is not None:
             inspect(i, report)
@@ -302,6 +334,26 @@ def run_windows(
         "checks_fired": dict(sorted(fired.items())),
         "seconds_per_window": round(float(np.mean(seconds)), 2),
     }
+
+
+def baseline_mix_change(model: ContactModel, scores: Scores, draw: Draw, count: int) -> dict[str, Any]:
+    """Windows of 500 with no novelty whose mix moves towards the descriptions that fit worst (the 10 intents
+    whose test contacts most often fit no description, doubled), against a baseline at the training mix: how
+    often the novelty check fires (the mix check rightly does). A comparison of raw shares would; the
+    baseline test compares within each suggested description."""
+    flags, _, _ = novelty.misfits(
+        scores.embeddings, scores.top_confidence, model.reference, model.review_threshold
+    )
+    rates = np.array([flags[draw.rows[c]].mean() for c in draw.classes])
+    rng = np.random.default_rng(3900)
+    bases, windows = [], []
+    for _ in range(count):
+        shares = draw.shares.copy()
+        shares[np.argsort(rates)[::-1][:10]] *= 2
+        window = draw.training_mix(rng, 500, shares / shares.sum(), most=1.0)
+        windows.append(window)
+        bases.append(draw.without(window).training_mix(rng, BASELINE_SIZE, most=1.0))
+    return run_windows(model, scores, windows, key="novelty", baselines=bases)
 
 
 # ---------------------------------------------------------------------------------------- whole test set
@@ -472,6 +524,19 @@ def benchmark(count: int, retrain: bool, mix: bool = True) -> dict[str, Any]:
     results["detection_two_left_out"] = run_windows(
         model, scores, [draw.with_unseen(rng, 500, 0.1, 2) for _ in range(count)]
     )
+    print(f"against a baseline period of {BASELINE_SIZE:,} contacts", flush=True)
+    for name, size, share, n_intents in BASELINE_RUNS:
+        rng = np.random.default_rng(3000 + size + (n_intents or 0))
+        bases, windows = [], []
+        for _ in range(count):
+            # The window first, without repeats; the baseline from the contacts left (fewer than
+            # BASELINE_SIZE where an intent runs out: the test compares within descriptions).
+            window = draw.with_unseen(rng, size, share, n_intents, most=1.0)
+            windows.append(window)
+            bases.append(draw.without(window).training_mix(rng, BASELINE_SIZE, most=1.0))
+        results[name] = run_windows(model, scores, windows, baselines=bases)
+        results[name]["baseline_contacts"] = round(float(np.mean([len(b) for b in bases])), 1)
+    results["baseline_mix_change_novelty"] = baseline_mix_change(model, scores, draw, count)
     print("unseen-contact detection and clusters on the whole test set", flush=True)
     results["unseen_detection"] = unseen_detection(model, te, scores)
     results["new_descriptions"] = cluster_quality(model, te, scores)
@@ -556,6 +621,22 @@ def markdown(out: dict[str, Any]) -> str:
             "-",
             f"{q.get('clusters')} clusters, {q.get('left_out_intents_recovered')} of 19",
         ),
+        *[
+            (f"against a baseline of {BASELINE_SIZE:,} earlier contacts: {label}", target, _pct(r[k]))
+            for k, label, target in (
+                ("baseline_false_alarms_300", "false alarms, windows of 300", "<= 5%"),
+                ("baseline_false_alarms_500", "false alarms, windows of 500", "<= 5%"),
+                ("baseline_false_alarms_1000", "false alarms, windows of 1,000", "<= 5%"),
+                ("baseline_detection_all_left_out", "detection, 10% from all 19, windows of 500", ">= 95%"),
+                ("baseline_detection_two_left_out", "detection, 10% from 2, windows of 500", ">= 95%"),
+                (
+                    "baseline_mix_change_novelty",
+                    "the novelty check, windows of 500 whose mix moves to the worst-fitting intents",
+                    "-",
+                ),
+            )
+            if k in r
+        ],
         *[
             (
                 f"mix drift, three intents doubled, windows of {n:,}",

@@ -19,7 +19,7 @@ import numpy as np
 
 from contactlens.drift import checks as registry
 from contactlens.drift import novelty
-from contactlens.drift.base import Check, DriftConfig, TrainingData, Window
+from contactlens.drift.base import Baseline, Check, DriftConfig, TrainingData, Window
 from contactlens.drift.result import DriftReport, WindowInfo
 from contactlens.errors import ContactLensError, ModelError
 
@@ -84,13 +84,15 @@ def check_reference(model: ContactModel) -> None:
         raise ModelError(f"{model.path}: reference.npz does not match the model's descriptions; retrain")
 
 
-def check_size(n: int, cfg: DriftConfig) -> None:
-    """Refuse an empty window, or one too small for the tests to tell drift from noise."""
+def check_size(n: int, cfg: DriftConfig, what: str = "window") -> None:
+    """Refuse an empty window (or baseline period), or one too small to tell drift from noise."""
     if n == 0:
-        raise ContactLensError("the window holds no contacts (an empty file or date range): nothing to check")
+        raise ContactLensError(
+            f"the {what} holds no contacts (an empty file or date range): nothing to check"
+        )
     if n < cfg.min_window:
         raise ContactLensError(
-            f"the window holds {n} contacts; drift checks need at least {cfg.min_window} "
+            f"the {what} holds {n} contacts; drift checks need at least {cfg.min_window} "
             "to tell drift from noise"
         )
 
@@ -102,12 +104,26 @@ def analyse(
     corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
     checks: Sequence[Check] | None = None,
+    baseline: Scores | None = None,
 ) -> DriftReport:
-    """Run every registered check on an already scored window and decide whether to revisit the taxonomy."""
+    """Run every registered check on an already scored window and decide whether to revisit the taxonomy.
+
+    `baseline`: the scored contacts of a baseline period (live contacts from before the window, which the
+    model did not train on); the novelty check then also compares the window's share of contacts fitting no
+    description with the baseline's.
+    """
     cfg = config or DriftConfig()
     check_reference(model)
     n = len(scores.cleaned)
     check_size(n, cfg)
+    base = None
+    if baseline is not None:
+        check_size(len(baseline.cleaned), cfg, "baseline period")
+        reference = {"review_threshold": np.array([model.review_threshold]), **model.reference}
+        base = Baseline(
+            baseline.proba.argmax(axis=1),
+            novelty.evidence(baseline.embeddings, baseline.top_confidence, reference),
+        )
     w = Window(
         embeddings=scores.embeddings,
         confidence=scores.top_confidence,
@@ -117,6 +133,7 @@ def analyse(
         reference=model.reference,
         taxonomy=model.taxonomy,
         review_threshold=model.review_threshold,
+        baseline=base,
     )
     found: dict[str, Any] = {}
     for check in _checks(checks):
@@ -135,6 +152,7 @@ def run_drift(
     store_corrections: list[tuple[str, str]] | None = None,
     config: DriftConfig | None = None,
     no_fit_rows: set[Any] | None = None,
+    baseline: pd.DataFrame | None = None,
 ) -> DriftReport:
     """Score a window of contacts and return the drift report (`to_dict()` is the JSON contract; see module
     doc).
@@ -146,22 +164,28 @@ def run_drift(
         config: levels and sizes of the checks.
         no_fit_rows: row labels of `frame` that a reviewer said no description fits: each novel cluster
             counts them (`reviewer_no_fit`), and the window reports how many there are.
+        baseline: a baseline period's contacts (a `text` column), live contacts from before the window: the
+            window's share of contacts fitting no description is compared with theirs too (see `analyse`).
 
     Raises:
-        ContactLensError: an empty or too small window; ModelError for a model without a reference.
+        ContactLensError: an empty or too small window or baseline; ModelError for a model without a
+            reference.
     """
     cfg = config or DriftConfig()
     check_reference(model)
-    if "text" not in frame.columns:
-        raise ContactLensError("the window has no 'text' column")
-    frame = frame[frame["text"].fillna("").astype(str).str.strip() != ""]
-    check_size(len(frame), cfg)  # before scoring: say so at once
+    frame = _texts(frame, cfg, "window")  # before scoring: say so at once
+    base = None if baseline is None else _texts(baseline, cfg, "baseline period")
     n_window = len(frame)
     if n_window > cfg.max_contacts:
         frame = frame.sample(n=cfg.max_contacts, random_state=cfg.seed).sort_index()
     scores = model.score(frame["text"].astype(str).tolist())
+    base_scores = None
+    if base is not None:
+        if len(base) > cfg.max_contacts:
+            base = base.sample(n=cfg.max_contacts, random_state=cfg.seed)
+        base_scores = model.score(base["text"].astype(str).tolist())
     dates = frame["received_at"] if "received_at" in frame.columns else None
-    report = analyse(model, scores, dates, store_corrections, cfg)
+    report = analyse(model, scores, dates, store_corrections, cfg, baseline=base_scores)
     no_fit = no_fit_rows or set()
     window = replace(  # n_contacts were checked: a sample when the window is larger
         report.window, n_in_window=n_window, reviewer_no_fit=sum(1 for i in frame.index if i in no_fit)
@@ -172,6 +196,15 @@ def run_drift(
     plain = replace(report, window=window).to_dict()
     redact_examples(plain)
     return DriftReport.from_dict(plain)
+
+
+def _texts(frame: pd.DataFrame, cfg: DriftConfig, what: str) -> pd.DataFrame:
+    """The rows of `frame` with a non-empty text, refused when too few."""
+    if "text" not in frame.columns:
+        raise ContactLensError(f"the {what} has no 'text' column")
+    frame = frame[frame["text"].fillna("").astype(str).str.strip() != ""]
+    check_size(len(frame), cfg, what)
+    return frame
 
 
 def redact_examples(report: Any) -> None:

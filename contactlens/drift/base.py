@@ -65,6 +65,19 @@ class DriftConfig:
 
 
 @dataclass
+class Baseline:
+    """A baseline period's contacts, scored: live contacts the model did not train on (say the months before
+    the window), with their suggested descriptions and novelty evidence."""
+
+    predicted: np.ndarray  # index into classes
+    evidence: novelty.Evidence
+
+    @property
+    def n(self) -> int:
+        return len(self.predicted)
+
+
+@dataclass
 class Window:
     """One window of scored contacts and what the model knows about its descriptions."""
 
@@ -77,6 +90,7 @@ class Window:
     taxonomy: Taxonomy
     review_threshold: float
     evidence: novelty.Evidence | None = None  # computed on first use
+    baseline: Baseline | None = None  # None: the window is compared with the training reference only
 
     @property
     def n(self) -> int:

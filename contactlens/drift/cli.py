@@ -22,6 +22,14 @@ def drift(
     model: ModelOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the full report as JSON.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the report as an HTML page.")] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Contacts of a baseline period (say the months before), same format: the window's share of "
+            "contacts fitting no description is compared with theirs too.",
+        ),
+    ] = None,
     text_col: TextCol = "text",
     date_col: DateCol = "received_at",
 ) -> None:
@@ -31,9 +39,13 @@ def drift(
 
     m = load_model(model)
     check_reference(m)  # before reading a large file
-    frame = datamod.load(data, columns(text_col=text_col, date_col=date_col), need_label=False)
-    report = run_drift(m, frame)
+    cols = columns(text_col=text_col, date_col=date_col)
+    frame = datamod.load(data, cols, need_label=False)
+    base = None if baseline is None else datamod.load(baseline, cols, need_label=False)
+    report = run_drift(m, frame, baseline=base)
     typer.echo(f"{data}: {report.window.n_contacts} contacts")
+    if report.novelty is not None and report.novelty.baseline is not None:
+        typer.echo(f"baseline {baseline}: {report.novelty.baseline['n_contacts']} contacts")
     typer.echo(f"revisit taxonomy: {'yes' if report.revisit_taxonomy else 'no'}")
     for reason in report.reasons:
         typer.echo(f"  - {reason}")

@@ -44,8 +44,9 @@ def to_jsonable(value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class NoveltySummary:
     """Contacts that fit no description: how many, against training, and which tests found them
-    (`detected_by`: `rate`, `distance`, `clusters`). `distance_test` is the encoder distance test's
-    free-form result (None for a reference without one)."""
+    (`detected_by`: `rate`, `distance`, `clusters`, `baseline`). `distance_test` is the encoder distance
+    test's free-form result (None for a reference without one); `baseline` the comparison with a baseline
+    period's contacts (None when the window was checked against training alone)."""
 
     detected: bool
     detected_by: list[str]
@@ -56,6 +57,7 @@ class NoveltySummary:
     distance_test: Section | None
     min_cluster_size: int
     examples: list[str]  # the redacted texts that fit worst
+    baseline: Section | None = None
 
     def to_dict(self) -> dict[str, JSON]:
         return {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}

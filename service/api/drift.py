@@ -25,27 +25,46 @@ def drift(
     _: Analyst,
     from_: Annotated[DateBound | None, Query(alias="from", description="Received at or after.")] = None,
     to: Annotated[DateBound | None, Query(description="Received before (a date includes that day).")] = None,
+    baseline_from: Annotated[
+        DateBound | None,
+        Query(description="A baseline period: received at or after (with `baseline_to`, or alone)."),
+    ] = None,
+    baseline_to: Annotated[
+        DateBound | None, Query(description="The baseline period: received before (a date includes it).")
+    ] = None,
 ) -> dict[str, Any]:
-    """The drift report (see the README's contract) over the contacts received in [from, to)."""
-    # A plain `def`: the checks are CPU-bound, so FastAPI runs them in its threadpool.
-    stmt = select(Contact.id, Contact.text, Contact.received_at)
-    rows = session.execute(date_range(stmt, from_, to)).all()
-    if not rows:
-        start, end = bounds(from_, to)
-        raise ContactLensError(
-            f"no contacts received between {start or 'the first'} and {end or 'now'}: nothing to check"
-        )
-    import pandas as pd  # here: a worker loads pandas (and pyarrow, about 100 MB) only for this report
+    """The drift report (see the README's contract) over the contacts received in [from, to).
 
-    frame = pd.DataFrame(rows, columns=["id", "text", "received_at"]).set_index("id")
+    With a baseline period (`baseline_from` and/or `baseline_to`, say the months before the window), the share
+    of contacts fitting no description is also compared with that period's (the report's `novelty.baseline`).
+    """
+    # A plain `def`: the checks are CPU-bound, so FastAPI runs them in its threadpool.
+    frame = _window(session, from_, to, "no contacts received")
+    base = None
+    if baseline_from is not None or baseline_to is not None:
+        base = _window(session, baseline_from, baseline_to, "the baseline period: no contacts received")
+    cfg = DriftConfig(max_contacts=5000)
     report = run_drift(
         model,
         frame,
         store_corrections=_corrections(session, from_, to),
-        config=DriftConfig(max_contacts=5000),
+        config=cfg,
         no_fit_rows=_no_fit(session, from_, to),
+        baseline=base,
     )
     return report.to_dict()
+
+
+def _window(session: Any, from_: Any, to: Any, empty: str) -> Any:
+    """The contacts received in [from_, to) as a frame (id, text, received_at); refused when none."""
+    stmt = select(Contact.id, Contact.text, Contact.received_at)
+    rows = session.execute(date_range(stmt, from_, to)).all()
+    if not rows:
+        start, end = bounds(from_, to)
+        raise ContactLensError(f"{empty} between {start or 'the first'} and {end or 'now'}: nothing to check")
+    import pandas as pd  # here: a worker loads pandas (and pyarrow, about 100 MB) only for this report
+
+    return pd.DataFrame(rows, columns=["id", "text", "received_at"]).set_index("id")
 
 
 def _latest_decisions() -> Any:

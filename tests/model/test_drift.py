@@ -188,6 +188,73 @@ def test_a_description_absorbing_a_new_kind_of_contact_is_a_split_candidate(
     assert any("consider splitting it" in r and split["name"] in r for r in report.reasons)
 
 
+# Contacts of many kinds the sample taxonomy has no description for, two or three of each: novelty spread too
+# thin for any cluster, which only a baseline of live contacts can tell from a month of new wording.
+DIFFUSE_NOVELTY = [
+    "My prescription was not ready at the pharmacy counter again.",
+    "Can the pharmacist check whether these tablets clash with my other medicine?",
+    "I want to make a claim on my car insurance after the accident last week.",
+    "How much would my car insurance go up if I add my son as a driver?",
+    "I am applying for a mortgage and need a letter confirming my salary.",
+    "What is the interest rate on your two year fixed mortgage?",
+    "Please cancel my gym membership, the pool has been shut for months.",
+    "The gym changing rooms are filthy and the showers are cold.",
+    "I applied for the warehouse job three weeks ago and heard nothing.",
+    "Do you have any part time vacancies for students over the summer?",
+    "My dog got out of the garden, has anyone handed in a brown spaniel?",
+    "Our neighbours play loud music every night until 3am, who do I report it to?",
+    "Which secondary school is my daughter in the catchment area for?",
+    "My flight to Malaga was cancelled and the airline will not rebook me.",
+    "The train was 40 minutes late so I missed my connection to Leeds.",
+    "My electricity bill doubled this quarter although we used less power.",
+    "The gas engineer never turned up to service the boiler.",
+    "Can I pay my council tax in ten instalments instead of twelve?",
+    "The bin men skipped our street again this week.",
+    "My broadband drops out every evening around 8pm.",
+    "I need a new passport urgently for a funeral abroad.",
+    "The dentist charged me for a check up I never had.",
+    "My parking permit for the residents zone has expired, how do I renew?",
+    "Is the swimming pool open on bank holiday Monday?",
+    "The vet says my cat needs an operation, does my pet insurance cover it?",
+    "I would like to book a table for six on Saturday evening.",
+    "The hotel room had no hot water and the heating was broken.",
+    "My tax return shows the wrong amount of pension contributions.",
+    "The library book I returned is still showing as overdue.",
+    "The council has not fixed the pothole outside my house.",
+    "My phone contract renewed at a higher price without asking me.",
+    "Can I change the date of my driving test?",
+    "The plumber left a leak under the sink and will not come back.",
+    "The taxi driver took a long route and overcharged me.",
+    "My child's school uniform grant has not been paid.",
+    "The cinema showed the wrong film and would not refund us.",
+]
+
+
+def test_novelty_spread_thin_is_found_against_a_baseline_period(sample_model: ContactModel) -> None:
+    """data/test.csv's earlier months as the baseline, its later months as the window: new wording alike on
+    both sides. With a few contacts of many new kinds added, the window fits worse than its baseline."""
+    months = datamod.load(DATA / "test.csv").sort_values("received_at").reset_index(drop=True)
+    baseline, later = months[: len(months) // 2], months[len(months) // 2 :]
+    calm = run_drift(sample_model, later, baseline=baseline)
+    assert calm.novelty is not None and calm.novelty.baseline is not None
+    assert calm.novelty.baseline["n_contacts"] == len(baseline)
+    assert "baseline" not in calm.novelty.detected_by, calm.novelty.baseline
+    assert not any("baseline period" in r for r in calm.reasons)
+
+    novel = pd.DataFrame({"text": DIFFUSE_NOVELTY, "received_at": later["received_at"].iloc[-1]})
+    window = pd.concat([later, novel], ignore_index=True)
+    report = run_drift(sample_model, window, baseline=baseline)
+    found = report.novelty.baseline
+    assert found is not None and found["detected"] and "baseline" in report.novelty.detected_by
+    assert found["p_value"] < 0.01 and found["increase"] >= found["min_increase"]
+    assert report.revisit_taxonomy
+    assert any("expected from the baseline period" in r for r in report.reasons)
+    assert "baseline period" in render_html(report)
+    # The same window against training alone: the fresh-wording guard keeps it quiet, and no cluster forms.
+    alone = run_drift(sample_model, window)
+    assert alone.novelty.baseline is None and "baseline" not in alone.novelty.detected_by
+
+
 def test_bad_windows_and_models_get_a_clear_message(sample_model: ContactModel, tmp_path: Path) -> None:
     with pytest.raises(ContactLensError, match="holds 40 contacts; drift checks need at least 100"):
         run_drift(sample_model, pd.DataFrame({"text": ev_contacts(40)}))
@@ -220,6 +287,26 @@ def test_cli_writes_json_and_a_self_contained_html_report(
     assert page.count("data:image/png;base64,") >= 3  # mix over time, share changes, clusters
     assert report["novel_clusters"][0]["proposed_name"] in page
     assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+
+
+def test_cli_compares_with_a_baseline_file(sample_model_dir: Path, tmp_path: Path) -> None:
+    months = datamod.load(DATA / "test.csv").sort_values("received_at").reset_index(drop=True)
+    base, data = tmp_path / "before.csv", tmp_path / "month.csv"
+    months[:200].to_csv(base, index=False)
+    novel = pd.DataFrame({"text": DIFFUSE_NOVELTY, "received_at": "2026-11-01"})
+    pd.concat([months[200:], novel]).to_csv(data, index=False)
+    out_json = tmp_path / "drift.json"
+    args = ["drift", "--model", str(sample_model_dir), "--data", str(data), "--baseline", str(base)]
+    result = CliRunner().invoke(app, [*args, "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    assert f"baseline {base}: 200 contacts" in result.output
+    assert "revisit taxonomy: yes" in result.output and "expected from the baseline period" in result.output
+    assert json.loads(out_json.read_text())["novelty"]["baseline"]["n_contacts"] == 200
+    small = tmp_path / "small.csv"
+    months[:30].to_csv(small, index=False)
+    result = CliRunner().invoke(app, [*args[:-1], str(small)])
+    assert result.exit_code == 2
+    assert "the baseline period holds 30 contacts; drift checks need at least 100" in result.output
 
 
 def test_cli_says_why_a_window_is_refused(sample_model_dir: Path, tmp_path: Path) -> None:

@@ -44,6 +44,39 @@ def test_drift_over_logged_contacts(client) -> None:
     assert report["window"]["n_in_window"] == 150
 
 
+def test_drift_against_a_baseline_period(client) -> None:
+    rows = pd.read_csv(DATA / "test.csv").sort_values("received_at")
+    for i, row in enumerate(rows.head(240).itertuples()):
+        # the first 120 in April (the baseline), the next 120 in May (the window)
+        month = "2026-04-10" if i < 120 else "2026-05-10"
+        log_contact(client, text=row.text, received_at=month, description=parse_labels(row.description)[0][0])
+    params = {"from": "2026-05-01", "to": "2026-05-31"}
+    r = client.get(
+        "/v1/drift",
+        params={**params, "baseline_from": "2026-04-01", "baseline_to": "2026-04-30"},
+        headers=HEADERS["analyst"],
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["window"]["n_in_window"] == 120
+    baseline = report["novelty"]["baseline"]
+    assert baseline["n_contacts"] == 120 and 0 <= baseline["share"] <= 1 and 0 <= baseline["p_value"] <= 1
+    assert ("baseline" in report["novelty"]["detected_by"]) == baseline["detected"]
+    # Without one, the window is judged against training alone.
+    alone = client.get("/v1/drift", params=params, headers=HEADERS["analyst"]).json()
+    assert alone["novelty"]["baseline"] is None
+    # A baseline period with no contacts, or too few, is refused with what to fix.
+    empty = {**params, "baseline_from": "2020-01-01", "baseline_to": "2020-01-31"}
+    r = client.get("/v1/drift", params=empty, headers=HEADERS["analyst"])
+    assert r.status_code == 422 and "the baseline period: no contacts received" in r.json()["message"]
+    log_contact(client, text="Parcel late again", received_at="2026-03-04", description="late_delivery")
+    small = {**params, "baseline_from": "2026-03-01", "baseline_to": "2026-03-31"}
+    r = client.get("/v1/drift", params=small, headers=HEADERS["analyst"])
+    assert r.status_code == 422 and "the baseline period holds 1 contacts" in r.json()["message"]
+    r = client.get("/v1/drift", params={**params, "baseline_from": "last month"}, headers=HEADERS["analyst"])
+    assert r.status_code == 422 and "baseline_from" in r.text
+
+
 def test_drift_refuses_an_empty_or_small_window(client) -> None:
     r = client.get("/v1/drift", params={"from": "2020-01-01", "to": "2020-01-31"}, headers=HEADERS["analyst"])
     # issue 15: a 422 has the documented shape, `detail` a list and `message` the line to show

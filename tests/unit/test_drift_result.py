@@ -37,6 +37,7 @@ NOVELTY_KEYS = [
     "distance_test",
     "min_cluster_size",
     "examples",
+    "baseline",  # None unless the window was compared with a baseline period
 ]
 WINDOW_KEYS = ["n_contacts", "model_version", "taxonomy_version", "n_reference"]
 

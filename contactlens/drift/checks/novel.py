@@ -61,6 +61,13 @@ class Novelty(Check):
                 f"{pct(nov.share)} of contacts fit no description ({nov.n_novel} contacts; "
                 f"{pct(nov.reference_share)} expected from training, {p_text(nov.p_value)})"
             )
+        if "baseline" in nov.detected_by and nov.baseline is not None:
+            b = nov.baseline
+            out.append(
+                f"{pct(nov.share)} of contacts fit no description against {pct(b['expected_share'])} "
+                f"expected from the baseline period at this window's mix of descriptions ({b['n_novel']} of "
+                f"its {b['n_contacts']} contacts, {pct(b['share'])}; {p_text(b['p_value'])})"
+            )
         if "distance" in nov.detected_by and nov.distance_test is not None:
             out.append(
                 "Contacts lie farther from every description and every training contact than known contacts "
@@ -76,11 +83,16 @@ class Novelty(Check):
     def evidence(self, report: DriftReport) -> Row:
         nov: NoveltySummary = report.section("novelty")
         distance_p = (nov.distance_test or {}).get("p_value", 1.0)
+        base = ""
+        if nov.baseline is not None:
+            base = (
+                f"; {pct(nov.baseline['expected_share'])} from the baseline (p {nov.baseline['p_value']:.2g})"
+            )
         return Row(
             "Fits no description",
             nov.detected,
             f"{nov.n_novel} contacts, {pct(nov.share)}; {pct(nov.reference_share)} expected "
-            f"(p {nov.p_value:.2g}); distance test p {distance_p:.2g}; "
+            f"(p {nov.p_value:.2g}){base}; distance test p {distance_p:.2g}; "
             f"found by: {', '.join(nov.detected_by) or 'nothing'}",
         )
 
@@ -92,12 +104,14 @@ class Novelty(Check):
 def novelty_check(w: Window, cfg: DriftConfig) -> tuple[NoveltySummary, list[dict[str, Any]]]:
     """Contacts fitting no description: their share, their distances, and clusters larger than chance.
 
-    Three findings, any of which counts: more contacts fit no description than in training (binomial test,
+    Three findings, or four with a baseline period, any of which counts: more contacts fit no description than
+    in training (binomial test,
     at `novelty_rate_share` of `alpha`: its reference rate comes from out-of-fold predictions, which are less
     confident than the final model's, so it is conservative); contacts lie farther from the known ones than
     known contacts do (`novelty.encoder_test`, on encoder distances alone, which stay calibrated whatever
     the classifier's confidence does; the rest of `alpha`); or a cluster of such contacts is larger than
-    chance gives known contacts in a window of this size.
+    chance gives known contacts in a window of this size; or, given a baseline period of live contacts
+    (`Window.baseline`), more fit no description than in that period (`baseline_test`).
     """
     ev = w.fit()
     flags, nearest, dist = ev.fits_none, ev.nearest, ev.distance
@@ -125,9 +139,14 @@ def novelty_check(w: Window, cfg: DriftConfig) -> tuple[NoveltySummary, list[dic
             by_rate = by_rate and share >= wording
     min_size = cfg.min_cluster_size or novelty.min_cluster_size(w.reference, w.n)
     clusters = _clusters(w, np.nonzero(flags)[0], min_size)
-    detected_by = [
-        name for name, hit in (("rate", by_rate), ("distance", by_distance), ("clusters", clusters)) if hit
-    ]
+    baseline = baseline_test(w, flags, cfg)
+    found = (
+        ("rate", by_rate),
+        ("distance", by_distance),
+        ("clusters", clusters),
+        ("baseline", baseline is not None and baseline["detected"]),
+    )
+    detected_by = [name for name, hit in found if hit]
     summary = NoveltySummary(
         detected=bool(detected_by),
         detected_by=detected_by,
@@ -138,8 +157,57 @@ def novelty_check(w: Window, cfg: DriftConfig) -> tuple[NoveltySummary, list[dic
         distance_test=distance,
         min_cluster_size=min_size,
         examples=_least_fitting(w, flags, dist),
+        baseline=baseline,
     )
     return summary, clusters
+
+
+def baseline_test(w: Window, flags: np.ndarray, cfg: DriftConfig) -> dict[str, Any] | None:
+    """Do more of the window's contacts fit no description than the baseline period's, description by
+    description? None without a baseline.
+
+    The baseline (`Window.baseline`) is live contacts the model did not train on, worded as this
+    organisation's customers word them: a month of fresh wording for known descriptions raises the window's
+    share against training, but not against a baseline worded alike. So this comparison needs no fresh-wording
+    guard, and it finds novelty spread over many new kinds of contact, which the training reference cannot
+    tell from new wording. The contacts are compared within each suggested description (Cochran-Mantel-
+    Haenszel, one-sided, level `alpha`), so a month whose mix moves towards descriptions that often fit badly
+    does not count as novelty. The effect, the window's share less the baseline's rates at the window's mix
+    (`expected_share`), must be at least `min_rate_increase` and a quarter of the expected share.
+    """
+    b = w.baseline
+    if b is None:
+        return None
+    from scipy import stats
+
+    k = len(w.classes)
+    fb = b.evidence.fits_none.astype(np.float64)
+    n1, n2 = np.bincount(w.predicted, minlength=k), np.bincount(b.predicted, minlength=k)
+    a = np.bincount(w.predicted, weights=flags.astype(np.float64), minlength=k)
+    a2 = np.bincount(b.predicted, weights=fb, minlength=k)
+    m, total = a + a2, n1 + n2
+    ok = total >= 2
+    expected = n1[ok] * m[ok] / total[ok]
+    var = n1[ok] * n2[ok] * m[ok] * (total[ok] - m[ok]) / (total[ok] ** 2 * (total[ok] - 1))
+    z = float((a[ok].sum() - expected.sum()) / np.sqrt(var.sum())) if var.sum() > 0 else 0.0
+    p = float(stats.norm.sf(z)) if var.sum() > 0 else 1.0
+    # The baseline's rate per description at the window's mix (its overall rate where it has none).
+    overall = float(fb.mean())
+    rates = np.where(n2 > 0, a2 / np.maximum(n2, 1), overall)
+    expected_share = float(rates @ n1) / w.n
+    share = float(flags.mean())
+    min_increase = max(cfg.min_rate_increase, 0.25 * expected_share)
+    return {
+        "n_contacts": b.n,
+        "n_novel": int(fb.sum()),
+        "share": _r(overall),
+        "expected_share": _r(expected_share),
+        "increase": _r(share - expected_share),
+        "min_increase": _r(min_increase),
+        "z": _r(z, 3),
+        "p_value": p,
+        "detected": bool(p < cfg.alpha and share - expected_share >= min_increase),
+    }
 
 
 def _least_fitting(w: Window, flags: np.ndarray, dist: np.ndarray, n: int = 5) -> list[str]:
