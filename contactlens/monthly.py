@@ -206,10 +206,17 @@ def drift_verdict(session: Session, model: Any, month: date) -> dict[str, Any]:
     newest = (Contact.received_at.desc(), Contact.id.desc())
     stmt = reports.date_range(select(Contact.text, Contact.received_at), month, end)
     rows = session.execute(stmt.order_by(*newest).limit(DRIFT_WINDOW)).all()
+    # The months before, as far as the model cannot have trained on them: a baseline of live contacts
+    # (`reports.live_baseline`) finds novelty spread too thin for the training reference to tell from wording.
+    before = reports.live_baseline(session, model, reports.bounds(month, None)[0])
+    cols = ["text", "received_at"]
     try:
-        from contactlens.drift import run_drift
+        from contactlens.drift import DriftConfig, run_drift
 
-        found = run_drift(model, pd.DataFrame(rows[::-1], columns=["text", "received_at"]))
+        base = pd.DataFrame(before, columns=cols) if len(before) >= DriftConfig().min_window else None
+        found = run_drift(model, pd.DataFrame(rows[::-1], columns=cols), baseline=base)
     except ContactLensError as exc:  # too few contacts, or a model without a drift reference
         return {"message": f"drift not checked: {exc}"}
-    return {"revisit": found.revisit_taxonomy, "reasons": list(found.reasons)}
+    out: dict[str, Any] = {"revisit": found.revisit_taxonomy, "reasons": list(found.reasons)}
+    out["baseline_contacts"] = 0 if base is None else len(base)
+    return out

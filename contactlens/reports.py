@@ -70,6 +70,36 @@ def date_range(stmt: Select, from_: date | None, to: date | None) -> Select:
     return stmt
 
 
+BASELINE_CONTACTS = 1000  # the most live contacts a drift baseline holds (the latest)
+
+
+def trained_at(model: Any) -> datetime | None:
+    """When the model was trained (naive UTC), from its metadata; None when it does not say."""
+    stamp = (getattr(model, "metadata", None) or {}).get("created_at")
+    try:
+        return to_utc(datetime.fromisoformat(stamp)) if stamp else None
+    except (TypeError, ValueError):
+        return None
+
+
+def live_baseline(
+    session: Session, model: Any, before: datetime | None, limit: int = BASELINE_CONTACTS
+) -> list[tuple[str, datetime]]:
+    """(text, received_at) of the latest `limit` contacts received before `before` and logged after the model
+    was trained: live contacts it cannot have trained on, the drift checks' baseline period. Empty when the
+    model does not say when it was trained, or when `before` is None (no start to the window)."""
+    since = trained_at(model)
+    if since is None or before is None:
+        return []
+    stmt = (
+        select(Contact.text, Contact.received_at)
+        .where(Contact.logged_at > since, Contact.received_at < before)
+        .order_by(Contact.received_at.desc(), Contact.id.desc())
+        .limit(limit)
+    )
+    return [(t, r) for t, r in session.execute(stmt).all()][::-1]
+
+
 # ----------------------------------------------------------------------------------------------- summary
 
 

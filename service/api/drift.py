@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from contactlens.drift import DriftConfig, run_drift
 from contactlens.errors import ContactLensError
+from contactlens.reports import live_baseline
 from contactlens.store import DECIDED, Contact, ReviewDecision, ReviewItem, Suggestion
 from service.auth import Analyst
 from service.common import bounds, date_range
@@ -32,17 +33,33 @@ def drift(
     baseline_to: Annotated[
         DateBound | None, Query(description="The baseline period: received before (a date includes it).")
     ] = None,
+    auto_baseline: Annotated[
+        bool,
+        Query(
+            description="Without a baseline period given: compare with the latest 1,000 contacts received "
+            "before `from` and logged since the model was trained (when there are at least 100)."
+        ),
+    ] = True,
 ) -> dict[str, Any]:
     """The drift report (see the README's contract) over the contacts received in [from, to).
 
-    With a baseline period (`baseline_from` and/or `baseline_to`, say the months before the window), the share
-    of contacts fitting no description is also compared with that period's (the report's `novelty.baseline`).
+    With a baseline period (`baseline_from` and/or `baseline_to`, say the months before the window; or by
+    default the contacts before `from` logged since the model was trained), the share of contacts fitting no
+    description is also compared with that period's (the report's `novelty.baseline`, with its `source`).
     """
     # A plain `def`: the checks are CPU-bound, so FastAPI runs them in its threadpool.
     frame = _window(session, from_, to, "no contacts received")
-    base = None
+    base, source = None, None
     if baseline_from is not None or baseline_to is not None:
         base = _window(session, baseline_from, baseline_to, "the baseline period: no contacts received")
+        source = "given"
+    elif auto_baseline:
+        import pandas as pd
+
+        rows = live_baseline(session, model, bounds(from_, to)[0])
+        if len(rows) >= DriftConfig().min_window:
+            base = pd.DataFrame(rows, columns=["text", "received_at"])
+            source = "auto: contacts received before the window and logged since the model was trained"
     cfg = DriftConfig(max_contacts=5000)
     report = run_drift(
         model,
@@ -52,7 +69,11 @@ def drift(
         no_fit_rows=_no_fit(session, from_, to),
         baseline=base,
     )
-    return report.to_dict()
+    out: dict[str, Any] = report.to_dict()
+    found = (out.get("novelty") or {}).get("baseline")
+    if source is not None and isinstance(found, dict):
+        found["source"] = source
+    return out
 
 
 def _window(session: Any, from_: Any, to: Any, empty: str) -> Any:

@@ -342,13 +342,20 @@ def _drift(model: ContactModel, sessions: Any) -> dict[str, Any]:
         return {"message": "drift checks are not part of this installation"}
     import pandas as pd
 
+    from contactlens.drift import DriftConfig
+    from contactlens.reports import live_baseline
+
     with sessions() as session:
         newest = (Contact.received_at.desc(), Contact.id.desc())
         stmt = select(Contact.text, Contact.received_at).order_by(*newest).limit(DRIFT_WINDOW)
         rows = session.execute(stmt).all()
-    frame = pd.DataFrame(rows[::-1], columns=["text", "received_at"])
+        # The contacts before those, logged since the model was trained: the novelty check's baseline period.
+        before = live_baseline(session, model, rows[-1][1] if rows else None)
+    cols = ["text", "received_at"]
+    frame = pd.DataFrame(rows[::-1], columns=cols)
+    base = pd.DataFrame(before, columns=cols) if len(before) >= DriftConfig().min_window else None
     try:
-        return {"report": findings(run_drift(model, frame))}
+        return {"report": findings(run_drift(model, frame, baseline=base))}
     except ContactLensError as exc:  # too few contacts, or a model without a drift reference
         return {"message": str(exc)}
     except Exception:  # a background thread: say so on the page rather than die silently

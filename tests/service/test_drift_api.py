@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 from service_helpers import HEADERS, log_contact
 
@@ -62,9 +64,22 @@ def test_drift_against_a_baseline_period(client) -> None:
     baseline = report["novelty"]["baseline"]
     assert baseline["n_contacts"] == 120 and 0 <= baseline["share"] <= 1 and 0 <= baseline["p_value"] <= 1
     assert ("baseline" in report["novelty"]["detected_by"]) == baseline["detected"]
-    # Without one, the window is judged against training alone.
-    alone = client.get("/v1/drift", params=params, headers=HEADERS["analyst"]).json()
-    assert alone["novelty"]["baseline"] is None
+    assert baseline["source"] == "given"
+    # Without one, the contacts before the window logged since the model was trained are the baseline ...
+    auto = client.get("/v1/drift", params=params, headers=HEADERS["analyst"]).json()
+    assert auto["novelty"]["baseline"]["n_contacts"] == 120
+    assert auto["novelty"]["baseline"]["source"].startswith("auto: contacts received before the window")
+    assert auto["novelty"]["baseline"]["p_value"] == baseline["p_value"]  # the same April contacts
+    # ... unless asked not to: then the window is judged against training alone.
+    alone = client.get("/v1/drift", params={**params, "auto_baseline": "false"}, headers=HEADERS["analyst"])
+    assert alone.json()["novelty"]["baseline"] is None
+    # The monthly pack's verdict uses the same baseline.
+    from contactlens.monthly import drift_verdict
+
+    with client.app.state.sessions() as session:
+        verdict = drift_verdict(session, client.app.state.model, date(2026, 5, 1))
+        assert verdict["baseline_contacts"] == 120 and isinstance(verdict["revisit"], bool)
+        assert drift_verdict(session, client.app.state.model, date(2026, 4, 1))["baseline_contacts"] == 0
     # A baseline period with no contacts, or too few, is refused with what to fix.
     empty = {**params, "baseline_from": "2020-01-01", "baseline_to": "2020-01-31"}
     r = client.get("/v1/drift", params=empty, headers=HEADERS["analyst"])

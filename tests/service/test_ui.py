@@ -159,10 +159,11 @@ def test_insights_show_the_latest_drift_findings(queued, monkeypatch: pytest.Mon
     from contactlens.drift import DriftReport, WindowInfo
     from service.ui import views as ui_views
 
-    windows = []
+    windows, baselines = [], []
 
-    def fake_run_drift(model, frame):
+    def fake_run_drift(model, frame, baseline=None):
         windows.append(frame)
+        baselines.append(baseline)
         cluster = {
             "proposed_name": "Gift card balance",
             "size": 12,
@@ -195,6 +196,7 @@ def test_insights_show_the_latest_drift_findings(queued, monkeypatch: pytest.Mon
         and len(frame) == 3
         and frame["received_at"].is_monotonic_increasing
     )
+    assert baselines == [None]  # no 100 contacts before them: the training reference alone
     client.get("/ui/insights")
     assert len(windows) == 1  # nothing new since: the findings are kept, not recomputed
 
