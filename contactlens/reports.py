@@ -85,15 +85,19 @@ def trained_at(model: Any) -> datetime | None:
 def live_baseline(
     session: Session, model: Any, before: datetime | None, limit: int = BASELINE_CONTACTS
 ) -> list[tuple[str, datetime]]:
-    """(text, received_at) of the latest `limit` contacts received before `before` and logged after the model
-    was trained: live contacts it cannot have trained on, the drift checks' baseline period. Empty when the
-    model does not say when it was trained, or when `before` is None (no start to the window)."""
+    """(text, received_at) of the latest `limit` contacts received before `before` that were logged with a
+    suggestion from this model, after it was trained: live contacts it cannot have trained on, the drift
+    checks' baseline period. Contacts stored without such a suggestion (imports, back-filled history, which
+    may be the training data itself) do not count. Empty when the model does not say when it was trained, or
+    when `before` is None (no start to the window)."""
     since = trained_at(model)
     if since is None or before is None:
         return []
     stmt = (
         select(Contact.text, Contact.received_at)
-        .where(Contact.logged_at > since, Contact.received_at < before)
+        .join(Suggestion, Contact.suggestion_id == Suggestion.id)
+        .where(Suggestion.model_version == model.version, Contact.logged_at > since)
+        .where(Contact.received_at < before)
         .order_by(Contact.received_at.desc(), Contact.id.desc())
         .limit(limit)
     )

@@ -37,14 +37,14 @@ def drift(
         bool,
         Query(
             description="Without a baseline period given: compare with the latest 1,000 contacts received "
-            "before `from` and logged since the model was trained (when there are at least 100)."
+            "before `from` and logged with a suggestion from this model (when there are at least 100)."
         ),
     ] = True,
 ) -> dict[str, Any]:
     """The drift report (see the README's contract) over the contacts received in [from, to).
 
     With a baseline period (`baseline_from` and/or `baseline_to`, say the months before the window; or by
-    default the contacts before `from` logged since the model was trained), the share of contacts fitting no
+    default the contacts before `from` logged with this model's suggestions), the share of contacts fitting no
     description is also compared with that period's (the report's `novelty.baseline`, with its `source`).
     """
     # A plain `def`: the checks are CPU-bound, so FastAPI runs them in its threadpool.
@@ -59,7 +59,7 @@ def drift(
         rows = live_baseline(session, model, bounds(from_, to)[0])
         if len(rows) >= DriftConfig().min_window:
             base = pd.DataFrame(rows, columns=["text", "received_at"])
-            source = "auto: contacts received before the window and logged since the model was trained"
+            source = "auto: contacts received before the window, logged with this model's suggestions"
     cfg = DriftConfig(max_contacts=5000)
     report = run_drift(
         model,

@@ -349,7 +349,7 @@ def _drift(model: ContactModel, sessions: Any) -> dict[str, Any]:
         newest = (Contact.received_at.desc(), Contact.id.desc())
         stmt = select(Contact.text, Contact.received_at).order_by(*newest).limit(DRIFT_WINDOW)
         rows = session.execute(stmt).all()
-        # The contacts before those, logged since the model was trained: the novelty check's baseline period.
+        # The contacts before those logged with this model's suggestions: the novelty check's baseline.
         before = live_baseline(session, model, rows[-1][1] if rows else None)
     cols = ["text", "received_at"]
     frame = pd.DataFrame(rows[::-1], columns=cols)

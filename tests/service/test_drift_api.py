@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from service_helpers import HEADERS, log_contact
+from service_helpers import HEADERS, log_contact, suggest, written_suggestions
 
 from contactlens.data import parse_labels
 from tests.conftest import DATA
@@ -49,9 +49,19 @@ def test_drift_over_logged_contacts(client) -> None:
 def test_drift_against_a_baseline_period(client) -> None:
     rows = pd.read_csv(DATA / "test.csv").sort_values("received_at")
     for i, row in enumerate(rows.head(240).itertuples()):
-        # the first 120 in April (the baseline), the next 120 in May (the window)
-        month = "2026-04-10" if i < 120 else "2026-05-10"
-        log_contact(client, text=row.text, received_at=month, description=parse_labels(row.description)[0][0])
+        # the first 120 in April (the baseline, logged from the suggest path), the next 120 in May (the window)
+        first = parse_labels(row.description)[0][0]
+        if i < 120:
+            answer = suggest(client, row.text)
+            log_contact(
+                client, text=row.text, received_at="2026-04-10", description=first,
+                suggestion_id=answer["suggestion_id"],
+            )  # fmt: skip
+        else:
+            log_contact(client, text=row.text, received_at="2026-05-10", description=first)
+    # An April contact stored without a suggestion (an import: perhaps a training contact) is no baseline.
+    log_contact(client, text="Parcel late again", received_at="2026-04-12", description="late_delivery")
+    written_suggestions(client)
     params = {"from": "2026-05-01", "to": "2026-05-31"}
     r = client.get(
         "/v1/drift",
@@ -62,14 +72,13 @@ def test_drift_against_a_baseline_period(client) -> None:
     report = r.json()
     assert report["window"]["n_in_window"] == 120
     baseline = report["novelty"]["baseline"]
-    assert baseline["n_contacts"] == 120 and 0 <= baseline["share"] <= 1 and 0 <= baseline["p_value"] <= 1
+    assert baseline["n_contacts"] == 121 and 0 <= baseline["share"] <= 1 and 0 <= baseline["p_value"] <= 1
     assert ("baseline" in report["novelty"]["detected_by"]) == baseline["detected"]
     assert baseline["source"] == "given"
-    # Without one, the contacts before the window logged since the model was trained are the baseline ...
+    # Without one, the contacts before the window logged with this model's suggestions are the baseline ...
     auto = client.get("/v1/drift", params=params, headers=HEADERS["analyst"]).json()
-    assert auto["novelty"]["baseline"]["n_contacts"] == 120
+    assert auto["novelty"]["baseline"]["n_contacts"] == 120  # those logged with this model's suggestion
     assert auto["novelty"]["baseline"]["source"].startswith("auto: contacts received before the window")
-    assert auto["novelty"]["baseline"]["p_value"] == baseline["p_value"]  # the same April contacts
     # ... unless asked not to: then the window is judged against training alone.
     alone = client.get("/v1/drift", params={**params, "auto_baseline": "false"}, headers=HEADERS["analyst"])
     assert alone.json()["novelty"]["baseline"] is None
