@@ -49,7 +49,7 @@ def test_drift_over_logged_contacts(client) -> None:
 def test_drift_against_a_baseline_period(client) -> None:
     rows = pd.read_csv(DATA / "test.csv").sort_values("received_at")
     for i, row in enumerate(rows.head(240).itertuples()):
-        # the first 120 in April (the baseline, logged from the suggest path), the next 120 in May (the window)
+        # the first 120 in April (the baseline, logged via suggest), the next 120 in May (the window)
         first = parse_labels(row.description)[0][0]
         if i < 120:
             answer = suggest(client, row.text)
