@@ -97,3 +97,29 @@ def test_a_significant_rise_too_small_to_matter_does_not_fire() -> None:
     out = baseline_test(_window(predicted, flags, base), flags, DriftConfig())
     assert out is not None and out["p_value"] < 0.01
     assert out["increase"] < out["min_increase"] and not out["detected"]
+
+
+def test_with_a_tuned_rule_the_novelty_scores_are_compared() -> None:
+    """A reference with a tuned rule: the test reads the rule's scores (more power than the flags alone)."""
+    rng = np.random.default_rng(4)
+    predicted_b, flags_b = _contacts(rng, 1000, np.full(4, 0.25))
+    predicted, flags = _contacts(rng, 500, np.full(4, 0.25), extra=0.10)
+
+    def scored(flags: np.ndarray) -> Evidence:
+        ev = _evidence(flags)
+        # scores spread around the cut: misfits above 0.5, the others below
+        score = np.where(flags, 0.6 + 0.4 * rng.random(len(flags)), 0.5 * rng.random(len(flags)))
+        return Evidence(ev.nearest, ev.distance, ev.centroid_percentile, None, score, flags)
+
+    base = Baseline(predicted_b, scored(flags_b))
+    tax = Taxonomy.from_labels(CLASSES, "t")
+    n = len(predicted)
+    w = Window(
+        np.zeros((n, 4), dtype=np.float32), np.full(n, 0.9), predicted, ["x"] * n, CLASSES,
+        {"novelty_coef": np.zeros(5)}, tax, 0.5, scored(flags), base,
+    )  # fmt: skip
+    out = baseline_test(w, flags, DriftConfig())
+    assert out is not None and out["test"] == "novelty scores within descriptions"
+    assert out["detected"] and out["z"] > 2.33
+    calm = baseline_test(_window(predicted_b[:500], flags_b[:500], base), flags_b[:500], DriftConfig())
+    assert calm is not None and calm["test"] == "misfits within descriptions" and not calm["detected"]
