@@ -44,6 +44,7 @@ every draw seeded:
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import platform
@@ -216,8 +217,7 @@ class Draw:
 
     def without(self, rows: np.ndarray) -> Draw:
         """The same draws with `rows` taken out of every pool (a baseline kept out of its windows)."""
-        out = object.__new__(Draw)
-        out.__dict__ |= self.__dict__
+        out = copy.copy(self)
         out.rows = {c: np.setdiff1d(r, rows) for c, r in self.rows.items()}
         out.known, out.unseen = np.setdiff1d(self.known, rows), np.setdiff1d(self.unseen, rows)
         out.by_unseen = {c: np.setdiff1d(r, rows) for c, r in self.by_unseen.items()}
