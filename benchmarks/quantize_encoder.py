@@ -15,8 +15,10 @@ not quantised ahead, so also batch-invariant): "nbits8" (8-bit weights, blocks o
 accuracy level 4) and "nbits4" (4-bit, blocks of 32, level 4). `--unfused` adds "unfused-int8", the int8
 encoder as it was before 2026-11-30 12:45: exported with transformers' default SDPA attention, which ONNX
 Runtime's BERT optimiser does not recognise, so nothing is fused (801 nodes once quantised, against 124 now
-that "int8" is exported with eager attention and fused: Attention, EmbedLayerNormalization,
-SkipLayerNormalization, BiasGelu). `--precisions` may name any of them for the accuracy runs.
+that "int8" is exported with eager attention and fused: Attention, EmbedLayerNormalization, BiasGelu).
+`--fusions` adds "int8-skipfused", the int8 encoder as it was before 2026-11-30 18:20: each residual's Add and
+LayerNormalization fused into one SkipLayerNormalization too (by the BERT optimiser), which ONNX Runtime's CPU
+kernel runs more slowly than the two ops. `--precisions` may name any of them for the accuracy runs.
 
 `--encoder` is an exported fp32 encoder folder (an artifact's `encoder/`; default: export one). The int8 copy
 is written by `training.export.quantize_encoder` (attention fused, then dynamic quantisation, weights int8 per
@@ -197,6 +199,39 @@ def unfused_quantize(out_dir: Path) -> Path:
     return out_dir
 
 
+def skipfused_quantize(fp32_dir: Path, out_dir: Path) -> Path:
+    """The int8 encoder as it was before 2026-11-30 18:20: the BERT optimiser's default fusions
+    (SkipLayerNormalization included), then the same dynamic quantisation as `quantize_encoder`."""
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    from training.export import INT8_OPS
+
+    meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
+    heads = int(meta.get("attention_heads", 0))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fused = optimize_model(
+        str(fp32_dir / "encoder.onnx"),
+        model_type="bert",
+        num_heads=heads,
+        hidden_size=int(meta["dimension"]) if heads > 0 else 0,
+    )
+    fused.save_model_to_file(str(out_dir / "fused.onnx"))
+    quantize_dynamic(
+        str(out_dir / "fused.onnx"),
+        str(out_dir / "encoder.onnx"),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=INT8_OPS,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    (out_dir / "fused.onnx").unlink()
+    _finish(fp32_dir, out_dir, precision="int8")
+    return out_dir
+
+
 def static_quantize(fp32_dir: Path, out_dir: Path, texts: list[str], keep_ffn_fp32: bool) -> Path:
     """A statically quantised copy of an fp32 encoder folder, calibrated on `texts` (each its own run)."""
 
@@ -251,6 +286,9 @@ def main() -> None:
     parser.add_argument("--static", action="store_true", help="Also two statically quantised copies.")
     parser.add_argument("--nbits", action="store_true", help="Also two weight-only block-quantised copies.")
     parser.add_argument("--unfused", action="store_true", help="Also the unfused int8 encoder of before.")
+    parser.add_argument(
+        "--fusions", action="store_true", help="Also the int8 encoder with SkipLayerNormalization fused."
+    )
     parser.add_argument("--calibration", type=int, default=400, help="BANKING77 train texts for --static.")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -281,6 +319,8 @@ def main() -> None:
             dirs["static-smoothed"] = static_quantize(smoothed, work / "static-smoothed", calibration, False)
         if args.unfused:
             dirs["unfused-int8"] = unfused_quantize(work / "unfused-int8")
+        if args.fusions:
+            dirs["int8-skipfused"] = skipfused_quantize(fp32_dir, work / "int8-skipfused")
         if args.nbits:
             for name, bits, block in (("nbits8", 8, 128), ("nbits4", 4, 32)):
                 dirs[name] = nbits_quantize(fp32_dir, work / name, bits, block)
@@ -292,7 +332,9 @@ def main() -> None:
                 cos = (encoders[name].encode(texts) * base).sum(axis=1)
                 key = "cosine_int8_fp32" if name == "int8" else f"cosine_{name}_fp32"
                 result[key] = {"mean": round(float(cos.mean()), 4), "min": round(float(cos.min()), 4)}
-                if args.static or args.nbits or args.unfused:  # a text alone, and in calls of 8
+                if (
+                    args.static or args.nbits or args.unfused or args.fusions
+                ):  # a text alone, and in calls of 8
                     alone = np.vstack([encoders[name].encode([t]) for t in texts[:64]])
                     batched = encoders[name].encode(texts[:64], batch_size=8)
                     result.setdefault("alone_vs_batch_of_8_max_abs", {})[name] = float(
@@ -308,7 +350,11 @@ def main() -> None:
             for name in args.precisions:
                 d = dirs[name]
                 runner = accuracy.Runner(cfg, work / f"runs-{name}", d)
-                ours = runner.ours(train, f"banking77-{name}")
+                # The default config quantises an fp32 encoder it is given: the fp32 run must say fp32.
+                precision = "fp32" if name == "fp32" else cfg.encoder_precision
+                ours = runner.ours(
+                    train, f"banking77-{name}", cfg.model_copy(update={"encoder_precision": precision})
+                )
                 scored = runner.score(ours["model"], test, f"test-{name}")
                 result[name] = {
                     "accuracy": scored["accuracy"],

@@ -1,7 +1,7 @@
 """Service speed benchmark (not a test): in-process suggest, HTTP closed and open loop, predict throughput.
 
     python benchmarks/service.py [--model DIR_OR_URI] [--baseline ROOT] [--duration 10] [--open-duration 30]
-        [--concurrency 1 8 32] [--rates 100 200] [--workers 1] [--predict-rows 2000] [--calls 1000]
+        [--concurrency 1 8 32] [--rates 100 200] [--workers 1] [--predict-rows N] [--calls 1000]
 
 1. In-process: `ContactModel.suggest` on one sentence (`--calls` calls after a warm-up): p50, p99; then on a
    contact about two things (both decided, sentiment per clause), a third as many calls.
@@ -13,8 +13,9 @@
    request timed from its scheduled start (so a server that falls behind shows it). requests/s, p50, p99,
    errors; RSS per server process (peak). The load generator is a lean keep-alive HTTP/1.1 client
    (`LeanClient`): its own CPU per request is reported, since it shares the machine's cores with the server.
-3. `predict` (training.predict.predict_file, the CLI's path, every core) on the first `--predict-rows` rows of
-   BANKING77 train: verbatims/s.
+3. `predict` (training.predict.predict_file, the CLI's path, every core) on BANKING77 train (all 10,003 rows,
+   or the first `--predict-rows`), CSV in and Parquet out, the model loaded and warmed up first (the worker's
+   suggests load spaCy's sentenciser): verbatims/s.
 
 `--baseline ROOT` runs every measure also for another checkout (e.g. `/work/main`, the code before a change),
 the two taking turns measure by measure, so both see the same load; the result holds both and their ratios.
@@ -120,7 +121,7 @@ def predict_rate(uri: str | None, rows: int) -> dict[str, Any]:
     model = load_model(uri, threads=os.cpu_count())
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "in.csv"
-        pd.read_csv(BANKING77, nrows=rows).to_csv(data, index=False)
+        pd.read_csv(BANKING77, nrows=rows if rows > 0 else None).to_csv(data, index=False)
         started = time.perf_counter()
         n = predict_file(model, data, Path(tmp) / "out.parquet")
         seconds = time.perf_counter() - started
@@ -544,7 +545,9 @@ def main() -> None:
         help="The servers' database (default: a fresh SQLite file each); several workers want "
         "PostgreSQL, e.g. postgresql+psycopg://root@127.0.0.1:5432/test",
     )
-    parser.add_argument("--predict-rows", type=int, default=2000, help="BANKING77 train rows (0: skip).")
+    parser.add_argument(
+        "--predict-rows", type=int, default=-1, help="BANKING77 train rows (default: all; 0: skip)."
+    )
     parser.add_argument("--no-in-process", action="store_true", help="HTTP only (no in-process, no predict).")
     parser.add_argument("--out", type=Path, default=RESULTS, help="The JSON file to write.")
     parser.add_argument("--in-process-worker", action="store_true", help=argparse.SUPPRESS)

@@ -207,9 +207,16 @@ _QUANTIZED: dict[str, tuple[Path, str]] = {}
 
 
 def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> None:
-    """ONNX Runtime's BERT optimiser on an fp32 graph: Attention, EmbedLayerNormalization,
-    SkipLayerNormalization and BiasGelu fused (heads 0: read from the graph). A graph exported with SDPA
-    attention (before 2026-11-30) keeps its attention unfused and still quantises."""
+    """ONNX Runtime's BERT optimiser on an fp32 graph: Attention, EmbedLayerNormalization and BiasGelu
+    fused (heads 0: read from the graph). A graph exported with SDPA attention (before 2026-11-30) keeps its
+    attention unfused and still quantises.
+
+    Each residual's Add and LayerNormalization stay two ops, not one SkipLayerNormalization: ONNX Runtime's
+    CPU kernel for that op took 49 us a layer norm on one 20-token text here, against 7 for LayerNormalization
+    and 4 for the Add, and the encoder (sessions made by `contactlens.encoder`, which also keep ONNX Runtime
+    from fusing them again at load) runs 0.83x the CPU time on one text and 1.26x the texts/s in batches,
+    equally faithful to fp32 (`benchmarks/quantize_encoder.py --fusions`)."""
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     # Its modules import one another by bare name, so their loggers are "fusion_base" and the like; these
@@ -217,7 +224,11 @@ def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> No
     for name in ("fusion_base", "onnx_model", "onnx_model_bert"):
         logging.getLogger(name).setLevel(logging.WARNING)
     hidden = int(meta["dimension"]) if heads > 0 else 0  # both 0: the optimiser reads them from the graph
-    model = optimize_model(str(src), model_type="bert", num_heads=heads, hidden_size=hidden)
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = False
+    model = optimize_model(
+        str(src), model_type="bert", num_heads=heads, hidden_size=hidden, optimization_options=options
+    )
     model.save_model_to_file(str(out))
 
 
@@ -225,8 +236,9 @@ def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
     """Write an int8 copy of an exported encoder folder (`encoder.json` says `"precision": "int8"`).
 
     First ONNX Runtime's BERT optimiser fuses each layer's attention into one Attention op (and the
-    embeddings' and residuals' layer norms, and bias + GELU): 124 nodes once quantised against 801, and a
-    one-text call 0.89x the CPU time (`benchmarks/quantize_encoder.py --fused`). Then its dynamic
+    embeddings' layer norm, and bias + GELU; not the residuals' layer norms, see `fuse_attention`): 148 nodes
+    once quantised against 801, and a one-text call 0.89x the CPU time (`benchmarks/quantize_encoder.py
+    --fused`; before the residuals were left unfused). Then its dynamic
     quantisation: weights int8 per channel, activations quantised per call, so no calibration data is
     needed. Tokenizer and settings are copied; the checksum is the new graph's.
     """

@@ -90,6 +90,46 @@ def test_int8_encoder_is_close_to_fp32(encoder_dir: Path, tmp_path: Path) -> Non
     ops = Counter(n.op_type for n in onnx.load(str(int8_dir / "encoder.onnx")).graph.node)
     assert ops["QAttention"] == 6 and ops["EmbedLayerNormalization"] == 1, ops
     assert ops["Softmax"] == 0 and len(list(ops.elements())) < 200, ops
+    # Each residual's Add and LayerNormalization left as two ops: ONNX Runtime's SkipLayerNormalization
+    # kernel is the slower on this CPU (`training.export.fuse_attention`).
+    assert ops["SkipLayerNormalization"] == 0 and ops["LayerNormalization"] == 12, ops
+
+
+def test_the_encoders_session_does_not_fuse_the_layer_norms_again(
+    encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime would join each Add and LayerNormalization into a SkipLayerNormalization when it loads
+    the graph: the encoder's sessions leave that fusion out, and the graph ONNX Runtime then runs has none."""
+    import onnx
+    import onnxruntime as ort
+
+    from contactlens import encoder as encoder_module
+    from training.export import quantize_encoder
+
+    int8_dir = quantize_encoder(encoder_dir, tmp_path / "int8")
+    made: list[dict[str, object]] = []
+    real = ort.InferenceSession
+
+    def spy(*args: object, **kwargs: object) -> ort.InferenceSession:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(encoder_module.ort, "InferenceSession", spy)
+    encoder_module.OnnxEncoder.load(int8_dir)
+    assert made and made[0]["disabled_optimizers"] == ["SkipLayerNormFusion"]
+    monkeypatch.undo()
+
+    def optimised_ops(disabled: list[str]) -> Counter[str]:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+        ort.InferenceSession(
+            str(int8_dir / "encoder.onnx"), options, ["CPUExecutionProvider"], disabled_optimizers=disabled
+        )
+        return Counter(n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx")).graph.node)
+
+    assert optimised_ops(list(encoder_module.DISABLED_OPTIMIZERS))["SkipLayerNormalization"] == 0
+    assert optimised_ops([])["SkipLayerNormalization"] == 12  # what leaving the fusion out prevents
 
 
 def test_an_export_from_before_the_head_count_was_recorded_still_quantises(
