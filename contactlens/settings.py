@@ -75,7 +75,8 @@ class Settings(BaseSettings):
         ge=1,
         le=16,
         description="Threads answering /v1/suggest batches at once (ONNX Runtime and numpy release the GIL): "
-        "2 took one worker from 119 to 191 requests/s at concurrency 8 on 2 cores.",
+        "2 took one worker from 119 to 191 requests/s at concurrency 8 on 2 cores. Unset, "
+        "`serve --workers N` (N > 1) gives each worker the cores shared out, at least 1.",
     )
     suggest_batch_wait_ms: float = Field(
         0.0, ge=0.0, le=50.0, description="Hold a batch that has company this long for more calls (0: never)."
