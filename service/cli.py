@@ -168,8 +168,9 @@ def _worker_environment(settings: Settings, workers: int) -> dict[str, str]:
 
     env = {}
     if "suggest_batch_workers" not in settings.model_fields_set:
-        # Measured on 2 cores (README, Service speed): 2 processes of 1 batch worker each served 1.1-1.4x the
-        # requests/s of one process of 2 at concurrency 32, with a third of the p99 at 200 requests/s.
+        # Measured on 2 cores (README, Service speed): 2 processes of 1 batch thread each served 1.4-1.5x the
+        # requests/s of one process of 2 at concurrency 32 and kept the p99 at 200 requests/s to 35-39 ms
+        # against 45-126 ms (no gain at concurrency 8); 2 processes of 2 threads fell between.
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         each = max(1, cores // workers)
         env["CONTACTLENS_SUGGEST_BATCH_WORKERS"] = str(each)
