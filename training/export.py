@@ -237,8 +237,9 @@ def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
 
     First ONNX Runtime's BERT optimiser fuses each layer's attention into one Attention op (and the
     embeddings' layer norm, and bias + GELU; not the residuals' layer norms, see `fuse_attention`): 148 nodes
-    once quantised against 801, and a one-text call 0.89x the CPU time (`benchmarks/quantize_encoder.py
-    --fused`; before the residuals were left unfused). Then its dynamic
+    once quantised against 801 unfused. Fusing the attention made a one-text call 0.89x the CPU time, and
+    leaving the residuals' layer norms unfused 0.89x again (`benchmarks/quantize_encoder.py --unfused
+    --fusions`). Then its dynamic
     quantisation: weights int8 per channel, activations quantised per call, so no calibration data is
     needed. Tokenizer and settings are copied; the checksum is the new graph's.
     """
