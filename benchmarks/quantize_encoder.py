@@ -200,34 +200,14 @@ def unfused_quantize(out_dir: Path) -> Path:
 
 
 def skipfused_quantize(fp32_dir: Path, out_dir: Path) -> Path:
-    """The int8 encoder as it was before 2026-11-30 18:20: the BERT optimiser's default fusions
-    (SkipLayerNormalization included), then the same dynamic quantisation as `quantize_encoder`."""
+    """The int8 encoder as it was before 2026-11-30 18:20: the BERT optimiser's SkipLayerNormalization fused
+    too, then the same dynamic quantisation as `quantize_encoder`."""
 
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    from training.export import INT8_OPS
+    from training.export import fuse_and_quantize
 
     meta = json.loads((fp32_dir / "encoder.json").read_text(encoding="utf-8"))
-    heads = int(meta.get("attention_heads", 0))
     out_dir.mkdir(parents=True, exist_ok=True)
-    fused = optimize_model(
-        str(fp32_dir / "encoder.onnx"),
-        model_type="bert",
-        num_heads=heads,
-        hidden_size=int(meta["dimension"]) if heads > 0 else 0,
-    )
-    fused.save_model_to_file(str(out_dir / "fused.onnx"))
-    quantize_dynamic(
-        str(out_dir / "fused.onnx"),
-        str(out_dir / "encoder.onnx"),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=INT8_OPS,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    (out_dir / "fused.onnx").unlink()
+    fuse_and_quantize(fp32_dir / "encoder.onnx", out_dir / "encoder.onnx", meta, skip_layer_norm=True)
     _finish(fp32_dir, out_dir, precision="int8")
     return out_dir
 

@@ -41,7 +41,8 @@ _MASK_EPS = 1e-9
 _NORM_EPS = 1e-12
 # ONNX Runtime's own fusions left out at load: SkipLayerNormFusion would join each residual's Add and
 # LayerNormalization into one SkipLayerNormalization, whose CPU kernel is the slower (see
-# `training.export.fuse_attention`: one text 0.83x the CPU time without it, batches 1.26x the texts/s).
+# `training.export.fuse_attention`: one text 0.86-0.89x the CPU time without it, batches 1.28-1.36x the
+# texts/s).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 # Free the arena's chunks that a run added (and no other run is using) when it ends.
 _SHRINK_ARENA = ort.RunOptions()

@@ -206,7 +206,9 @@ INT8_OPS = ["MatMul", "Attention"]
 _QUANTIZED: dict[str, tuple[Path, str]] = {}
 
 
-def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> None:
+def fuse_attention(
+    src: Path, out: Path, heads: int, meta: dict[str, Any], skip_layer_norm: bool = False
+) -> None:
     """ONNX Runtime's BERT optimiser on an fp32 graph: Attention, EmbedLayerNormalization and BiasGelu
     fused (heads 0: read from the graph). A graph exported with SDPA attention (before 2026-11-30) keeps its
     attention unfused and still quantises.
@@ -214,8 +216,10 @@ def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> No
     Each residual's Add and LayerNormalization stay two ops, not one SkipLayerNormalization: ONNX Runtime's
     CPU kernel for that op took 49 us a layer norm on one 20-token text here, against 7 for LayerNormalization
     and 4 for the Add, and the encoder (sessions made by `contactlens.encoder`, which also keep ONNX Runtime
-    from fusing them again at load) runs 0.83x the CPU time on one text and 1.26x the texts/s in batches,
-    equally faithful to fp32 (`benchmarks/quantize_encoder.py --fusions`)."""
+    from fusing them again at load) runs 0.86-0.89x the CPU time on one text and 1.28-1.36x the texts/s in
+    batches,
+    equally faithful to fp32 (`benchmarks/quantize_encoder.py --fusions`, which fuses them with
+    `skip_layer_norm` to compare)."""
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -225,11 +229,33 @@ def fuse_attention(src: Path, out: Path, heads: int, meta: dict[str, Any]) -> No
         logging.getLogger(name).setLevel(logging.WARNING)
     hidden = int(meta["dimension"]) if heads > 0 else 0  # both 0: the optimiser reads them from the graph
     options = FusionOptions("bert")
-    options.enable_skip_layer_norm = False
+    options.enable_skip_layer_norm = skip_layer_norm
     model = optimize_model(
         str(src), model_type="bert", num_heads=heads, hidden_size=hidden, optimization_options=options
     )
     model.save_model_to_file(str(out))
+
+
+def fuse_and_quantize(src: Path, out: Path, meta: dict[str, Any], skip_layer_norm: bool = False) -> None:
+    """`fuse_attention` on the fp32 graph `src` (its folder's settings `meta`), then dynamic int8
+    quantisation of the MatMul and Attention weights, per channel, written to `out`."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fused = out.with_name(out.name + ".fused")
+    fuse_attention(src, fused, int(meta.get("attention_heads", 0)), meta, skip_layer_norm)
+    try:
+        quantize_dynamic(
+            str(fused),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=INT8_OPS,
+            # The fused ops come from ONNX Runtime's own domain, which ONNX's shape inference cannot type.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        fused.unlink(missing_ok=True)
 
 
 def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
@@ -239,13 +265,10 @@ def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
     embeddings' layer norm, and bias + GELU; not the residuals' layer norms, see `fuse_attention`): 148 nodes
     once quantised against 801 unfused. Fusing the attention made a one-text call 0.89x the CPU time, and
     leaving the residuals' layer norms unfused 0.89x again (`benchmarks/quantize_encoder.py --unfused
-    --fusions`). Then its dynamic
-    quantisation: weights int8 per channel, activations quantised per call, so no calibration data is
-    needed. Tokenizer and settings are copied; the checksum is the new graph's.
+    --fusions`). Then its dynamic quantisation (`fuse_and_quantize`): weights int8 per channel, activations
+    quantised per call, so no calibration data is needed. Tokenizer and settings are copied; the checksum
+    is the new graph's.
     """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     meta = json.loads((src_dir / ENCODER_META_FILE).read_text(encoding="utf-8"))
     if meta.get("precision", "fp32") != "fp32":
@@ -259,20 +282,7 @@ def quantize_encoder(src_dir: Path, out_dir: Path) -> Path:
     if done is not None and done.is_file() and sha256_file(done) == done_sha:
         shutil.copyfile(done, tmp)  # the same fp32 graph, quantised earlier in this process
     else:
-        fused = out_dir / (ENCODER_ONNX_FILE + ".fused")
-        fuse_attention(src_dir / ENCODER_ONNX_FILE, fused, int(meta.get("attention_heads", 0)), meta)
-        try:
-            quantize_dynamic(
-                str(fused),
-                str(tmp),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=INT8_OPS,
-                # The fused ops come from ONNX Runtime's own domain, which ONNX's shape inference cannot type.
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-        finally:
-            fused.unlink(missing_ok=True)
+        fuse_and_quantize(src_dir / ENCODER_ONNX_FILE, tmp, meta)
     tmp.replace(out_dir / ENCODER_ONNX_FILE)
     meta.update(
         precision="int8",
