@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         "(beyond that a log is dropped and counted, never waited for); 0: inline, one INSERT per batch on "
         "the answer's path. Contacts are always written before their 201.",
     )
+    suggestion_log_linger_ms: float = Field(
+        50.0,
+        ge=0.0,
+        le=1000.0,
+        description="The write-behind log holds a row up to this long for others to share its INSERT "
+        "(0: write each at once): at low rates a transaction a row took 0.4-0.7 ms of CPU. A contact "
+        "naming a suggestion still held, and shutdown, write it at once.",
+    )
     session_secret: str | None = Field(None, description="Signs the review pages' session cookie.")
 
     @field_validator("api_keys")

@@ -87,7 +87,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.sessions = session_factory(state.engine)
     if settings.suggestion_log_queue > 0:
         state.suggestion_log = SuggestionLog(
-            lambda: state.sessions, state.metrics, settings.suggestion_log_queue
+            lambda: state.sessions,
+            state.metrics,
+            settings.suggestion_log_queue,
+            linger_ms=settings.suggestion_log_linger_ms,
         )
     try:
         await run_in_threadpool(upgrade, state.engine)

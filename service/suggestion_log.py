@@ -3,7 +3,9 @@
 Suggestion logs are the model's answers (for acceptance reports and drift), not customer records: contacts are
 still written before their 201. The queue is bounded; when it is full (the database is slow or down) a row is
 dropped and counted (`contactlens_suggestion_log_dropped`), never waited for. Rows are inserted in batches
-(one INSERT for up to `batch` rows). `flush()` waits until every row handed over so far is written (the
+(one INSERT for up to `batch` rows), gathered for up to `linger_ms` after the first: at low rates each row
+would otherwise be a transaction of its own, 0.4-0.7 ms of CPU taken from the cores that answer suggest
+calls. `flush()` waits until every row handed over so far is written (the
 contacts route calls it before looking up a suggestion id it does not find); `close()` drains the queue at
 shutdown.
 
@@ -35,14 +37,23 @@ class SuggestionLog:
     """A bounded queue of suggestion rows and the thread that inserts them."""
 
     def __init__(
-        self, sessions: Callable[[], sessionmaker], metrics: Any, maxsize: int = 10_000, batch: int = 500
+        self,
+        sessions: Callable[[], sessionmaker],
+        metrics: Any,
+        maxsize: int = 10_000,
+        batch: int = 500,
+        linger_ms: float = 0.0,
     ) -> None:
-        """`sessions` gives the session factory at each write (the app's may be replaced while it runs)."""
-        if maxsize < 1 or batch < 1:
-            raise ValueError("maxsize and batch must be at least 1")
+        """`sessions` gives the session factory at each write (the app's may be replaced while it runs);
+        `linger_ms`: how long a first row waits for company before it is written (`flush` and `close` cut the
+        wait short)."""
+        if maxsize < 1 or batch < 1 or linger_ms < 0:
+            raise ValueError("maxsize and batch must be at least 1 and linger_ms at least 0")
         self._sessions = sessions
         self._metrics = metrics
         self._batch = batch
+        self._linger = linger_ms / 1000
+        self._urgent = threading.Event()  # set by flush and close: write what is queued now
         self.healthy = True  # the last write succeeded
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._dropped: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -72,6 +83,7 @@ class SuggestionLog:
             self._queue.put(done, timeout=timeout)
         except queue.Full:
             return False
+        self._urgent.set()
         return done.wait(timeout)
 
     def was_dropped(self, suggestion_id: str) -> bool:
@@ -90,6 +102,7 @@ class SuggestionLog:
         except queue.Full:
             log.error("suggestion log: could not drain the queue within %.0f s", timeout)
             return
+        self._urgent.set()
         self._thread.join(timeout)
 
     def _drop(self, rows: list[dict[str, Any]], why: str) -> None:
@@ -104,6 +117,12 @@ class SuggestionLog:
     def _run(self) -> None:
         while True:
             first = self._queue.get()
+            if self._linger and isinstance(first, dict):
+                # Rows come one per answer at low rates: gather them for a moment. Set before or during the
+                # wait, `_urgent` ends it at once; cleared before the queue is drained below, so a flush
+                # whose marker is queued after this drain sets it again for the next round.
+                self._urgent.wait(self._linger)
+                self._urgent.clear()
             items = [first]
             while len(items) < self._batch:
                 try:

@@ -173,6 +173,43 @@ def test_rows_are_written_behind_and_flush_waits_for_them(sessions) -> None:
     assert "s99" in _stored(sessions)
 
 
+def test_rows_arriving_one_by_one_share_an_insert_and_flush_cuts_the_wait_short(sessions) -> None:
+    from service.suggestion_log import SuggestionLog
+
+    writer = SuggestionLog(lambda: sessions, _metrics(), maxsize=100, linger_ms=10_000)
+    batches: list[int] = []
+    original = writer._write
+    writer._write = lambda rows: (batches.append(len(rows)), original(rows))
+    for i in range(5):  # one answer at a time, as at a low request rate
+        writer.put([_row(i)])
+        time.sleep(0.01)
+    assert batches == []  # still gathering: a 10 s linger
+    started = time.perf_counter()
+    assert writer.flush()
+    assert time.perf_counter() - started < 2.0  # the flush did not wait out the linger
+    assert batches == [5]
+    assert _stored(sessions) == {f"s{i}" for i in range(5)}
+    writer.put([_row(9)])
+    started = time.perf_counter()
+    writer.close()  # nor does shutdown
+    assert time.perf_counter() - started < 2.0
+    assert batches == [5, 1] and "s9" in _stored(sessions)
+
+
+def test_without_a_linger_a_lone_row_is_written_at_once(sessions) -> None:
+    from service.suggestion_log import SuggestionLog
+
+    with pytest.raises(ValueError):
+        SuggestionLog(lambda: sessions, _metrics(), linger_ms=-1)
+    writer = SuggestionLog(lambda: sessions, _metrics(), maxsize=100, linger_ms=0)
+    writer.put([_row(1)])
+    deadline = time.perf_counter() + 5
+    while "s1" not in _stored(sessions) and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert "s1" in _stored(sessions)
+    writer.close()
+
+
 def test_a_full_queue_drops_and_counts_rather_than_waits(sessions) -> None:
     from service.suggestion_log import SuggestionLog
 
