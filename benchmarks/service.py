@@ -11,8 +11,10 @@
    seconds, the same on the floor endpoint `/healthz` (the framework's cost at that moment), and for each
    `--rates` an open loop: Poisson arrivals at that many requests/s for `--open-duration` seconds, each
    request timed from its scheduled start (so a server that falls behind shows it). requests/s, p50, p99,
-   errors; RSS per server process (peak). The load generator is a lean keep-alive HTTP/1.1 client
-   (`LeanClient`): its own CPU per request is reported, since it shares the machine's cores with the server.
+   errors; the server's CPU per request (`/proc`, its threads by role: suggest batch threads, suggestion-log
+   writer, the rest with the event loop); RSS per server process (peak). Each server is warmed up first (a
+   few suggests, then idle). The load generator is a lean keep-alive HTTP/1.1 client (`LeanClient`): its own
+   CPU per request is reported, since it shares the machine's cores with the server.
 3. `predict` (training.predict.predict_file, the CLI's path, every core) on BANKING77 train (all 10,003 rows,
    or the first `--predict-rows`), CSV in and Parquet out, the model loaded and warmed up first (the worker's
    suggests load spaCy's sentenciser): verbatims/s.
@@ -205,11 +207,29 @@ class Side:
                 if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
                     self.result["ready_s"] = round(time.perf_counter() - started, 2)
                     self.result["rss_idle_mb"] = rss_per_process(self.server.pid, "VmRSS")
+                    self.warm_up()
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise SystemExit(f"{self.name}: the server was not ready within 120 s")
+
+    def warm_up(self, calls: int = 20, quiet_cpu_s: float = 0.05, most_s: float = 60.0) -> None:
+        """A few suggests (first calls load what they use), then wait until the server is idle: ready comes
+        before its redaction pipeline has loaded in the background (seconds of CPU), which would otherwise
+        land on the first loop measured."""
+        import httpx
+
+        body, headers = {"text": SENTENCE}, {"X-API-Key": KEY}
+        for _ in range(calls):
+            httpx.post(f"http://127.0.0.1:{self.port}/v1/suggest", json=body, headers=headers, timeout=30)
+        assert self.server is not None
+        deadline = time.perf_counter() + most_s
+        while time.perf_counter() < deadline:
+            before = sum(thread_cpu(self.server.pid).values())
+            time.sleep(0.5)
+            if sum(thread_cpu(self.server.pid).values()) - before < quiet_cpu_s:
+                return
 
     def stop_server(self) -> None:
         if self.server is not None:
@@ -249,6 +269,36 @@ def rss_per_process(pid: int, field: str = "VmHWM") -> list[float]:
         except OSError:
             continue
     return out
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server's threads (and its worker processes'), summed by role: the suggest
+    batch threads and the suggestion-log writer carry their names to the OS (`service.threads`); every other
+    thread (each process's event loop, the threadpool for sync routes) keeps its process's name: "rest"."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"suggest_batch": 0.0, "suggestion_log": 0.0, "rest": 0.0}
+    pids = [pid]
+    while pids:
+        p = pids.pop(0)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    name = (task / "comm").read_text().strip()
+                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                    seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+                    role = {"suggest-batch": "suggest_batch", "suggestion-log": "suggestion_log"}.get(
+                        name.rsplit("_", 1)[0] if name.startswith("suggest-batch") else name, "rest"
+                    )
+                    out[role] += seconds
+            pids += _children(p)
+    return out
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Server CPU milliseconds a request between two `thread_cpu` readings, in all and by role (clock ticks
+    of 10 ms: a loop of a few thousand requests reads it to about 0.01 ms)."""
+    by_role = {k: round(1000 * (after[k] - before[k]) / max(1, requests), 3) for k in after}
+    return {"total": round(sum(by_role.values()), 3), **by_role}
 
 
 # ----------------------------------------------------------------------------------------------- HTTP
@@ -474,6 +524,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             plan += [("healthz", max(args.concurrency))] + [("open", rate) for rate in args.rates]
             for k, (kind, arg) in enumerate(plan):
                 for side in sides if k % 2 == 0 else sides[::-1]:
+                    assert side.server is not None
+                    cpu_before = thread_cpu(side.server.pid)
                     if kind == "closed":
                         out = asyncio.run(closed_loop(side.port, "/v1/suggest", arg, args.duration))
                         side.result.setdefault("closed_loop", {})[f"c{arg}"] = out
@@ -483,6 +535,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     else:
                         out = asyncio.run(open_loop(side.port, arg, args.open_duration))
                         side.result.setdefault("open_loop", {})[f"rate{arg:g}"] = out
+                    answered = out.get("requests", out.get("sent", 0))
+                    out["server_cpu_ms_per_request"] = cpu_per_request(
+                        cpu_before, thread_cpu(side.server.pid), answered
+                    )
                     print(f"{side.name}: {kind} {arg}: {out}", flush=True)
         finally:
             for side in sides:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
+from service.threads import name_os_thread
+
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -64,7 +66,9 @@ class MicroBatcher(Generic[Item, Answer]):
             self._abandon()
             self._loop = loop
             self._queue = asyncio.Queue()
-            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="suggest-batch")
+            self._executor = ThreadPoolExecutor(
+                self._workers, thread_name_prefix="suggest-batch", initializer=name_os_thread
+            )
             self._tasks = [loop.create_task(self._worker()) for _ in range(self._workers)]
         return self._queue
 

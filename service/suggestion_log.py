@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from contactlens.store import UNAVAILABLE, Suggestion, classify_error, short_error
+from service.threads import name_os_thread
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -115,6 +116,7 @@ class SuggestionLog:
         log.error("suggestion log: %d row(s) not stored (%s)", len(rows), why)
 
     def _run(self) -> None:
+        name_os_thread()
         while True:
             first = self._queue.get()
             if self._linger and isinstance(first, dict):

@@ -1,0 +1,74 @@
+"""The service's threads carry their names to the OS (`service.threads`), where `top -H` and the benchmark
+read them."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OS thread names: Linux only")
+
+
+def _os_name(native_id: int) -> str:
+    return Path(f"/proc/self/task/{native_id}/comm").read_text().strip()
+
+
+def test_a_thread_takes_its_python_name_cut_to_fifteen_bytes() -> None:
+    from service.threads import name_os_thread
+
+    seen: dict[str, str] = {}
+
+    def run() -> None:
+        assert _os_name(threading.get_native_id()) != "a-long-thread-name-here"[:15]
+        name_os_thread()
+        seen["own"] = _os_name(threading.get_native_id())
+        name_os_thread("writer")
+        seen["given"] = _os_name(threading.get_native_id())
+
+    t = threading.Thread(target=run, name="a-long-thread-name-here")
+    t.start()
+    t.join()
+    assert seen == {"own": "a-long-thread-n", "given": "writer"}
+
+
+def test_batch_threads_and_the_writer_are_named(tmp_path: Path) -> None:
+    from service.batcher import MicroBatcher
+
+    names: list[str] = []
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        lambda items: names.append(_os_name(threading.get_native_id())) or items
+    )
+
+    async def go() -> None:
+        assert await batcher.submit(1) == 1
+        await batcher.close()
+
+    asyncio.run(go())
+    assert names == ["suggest-batch_0"]
+
+    from prometheus_client import CollectorRegistry, Counter
+
+    from contactlens.store import make_engine, session_factory, upgrade
+    from service.suggestion_log import SuggestionLog
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    upgrade(engine)
+    registry = CollectorRegistry()
+    metrics = type(
+        "M",
+        (),
+        {
+            "suggestion_log_dropped": Counter("dropped", "d", registry=registry),
+            "db_errors": Counter("db_errors", "e", registry=registry),
+        },
+    )()
+    writer = SuggestionLog(lambda: session_factory(engine), metrics)
+    assert writer.flush()
+    native = writer._thread.native_id
+    assert native is not None and _os_name(native) == "suggestion-log"
+    writer.close()
+    engine.dispose()
