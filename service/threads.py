@@ -27,7 +27,7 @@ def name_os_thread(name: str | None = None) -> None:
     raw = (name or threading.current_thread().name).encode("utf-8", "replace")[:_OS_NAME_BYTES]
     try:
         _libc().prctl(_PR_SET_NAME, ctypes.c_char_p(raw), 0, 0, 0)
-    except (OSError, AttributeError):
+    except Exception:  # it runs as the batch threads' pool initializer: an error there would break the pool
         return
 
 

@@ -72,3 +72,23 @@ def test_batch_threads_and_the_writer_are_named(tmp_path: Path) -> None:
     assert native is not None and _os_name(native) == "suggestion-log"
     writer.close()
     engine.dispose()
+
+
+def test_a_failing_name_never_breaks_the_thread(monkeypatch) -> None:
+    from service import threads
+    from service.batcher import MicroBatcher
+
+    def broken() -> object:
+        raise RuntimeError("no prctl here")
+
+    monkeypatch.setattr(threads, "_libc", broken)
+    threads.name_os_thread("anything")  # no error
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: [i * 2 for i in items])
+
+    async def go() -> int:
+        try:
+            return await batcher.submit(21)
+        finally:
+            await batcher.close()
+
+    assert asyncio.run(go()) == 42  # the pool's initializer failed quietly; the batch was answered
