@@ -217,8 +217,7 @@ def fuse_attention(
     CPU kernel for that op took 49 us a layer norm on one 20-token text here, against 7 for LayerNormalization
     and 4 for the Add, and the encoder (sessions made by `contactlens.encoder`, which also keep ONNX Runtime
     from fusing them again at load) runs 0.86-0.89x the CPU time on one text and 1.28-1.36x the texts/s in
-    batches,
-    equally faithful to fp32 (`benchmarks/quantize_encoder.py --fusions`, which fuses them with
+    batches, equally faithful to fp32 (`benchmarks/quantize_encoder.py --fusions`, which fuses them with
     `skip_layer_norm` to compare)."""
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model

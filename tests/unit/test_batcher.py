@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from pathlib import Path
@@ -207,6 +208,18 @@ def test_without_a_linger_a_lone_row_is_written_at_once(sessions) -> None:
     while "s1" not in _stored(sessions) and time.perf_counter() < deadline:
         time.sleep(0.01)
     assert "s1" in _stored(sessions)
+    writer.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="OS thread names: Linux only")
+def test_the_writer_thread_is_named_for_the_os(sessions) -> None:
+    from service.suggestion_log import SuggestionLog
+
+    writer = SuggestionLog(lambda: sessions, _metrics())
+    assert writer.flush()
+    native = writer._thread.native_id
+    assert native is not None
+    assert Path(f"/proc/self/task/{native}/comm").read_text().strip() == "suggestion-log"
     writer.close()
 
 

@@ -35,7 +35,7 @@ def test_a_thread_takes_its_python_name_cut_to_fifteen_bytes() -> None:
     assert seen == {"own": "a-long-thread-n", "given": "writer"}
 
 
-def test_batch_threads_and_the_writer_are_named(tmp_path: Path) -> None:
+def test_batch_threads_are_named() -> None:
     from service.batcher import MicroBatcher
 
     names: list[str] = []
@@ -49,29 +49,7 @@ def test_batch_threads_and_the_writer_are_named(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert names == ["suggest-batch_0"]
-
-    from prometheus_client import CollectorRegistry, Counter
-
-    from contactlens.store import make_engine, session_factory, upgrade
-    from service.suggestion_log import SuggestionLog
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
-    upgrade(engine)
-    registry = CollectorRegistry()
-    metrics = type(
-        "M",
-        (),
-        {
-            "suggestion_log_dropped": Counter("dropped", "d", registry=registry),
-            "db_errors": Counter("db_errors", "e", registry=registry),
-        },
-    )()
-    writer = SuggestionLog(lambda: session_factory(engine), metrics)
-    assert writer.flush()
-    native = writer._thread.native_id
-    assert native is not None and _os_name(native) == "suggestion-log"
-    writer.close()
-    engine.dispose()
+    # The suggestion-log writer's name: tests/unit/test_batcher.py, beside the writer's other tests.
 
 
 def test_a_failing_name_never_breaks_the_thread(monkeypatch) -> None:
