@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         "(0: write each at once): at low rates a transaction a row took 0.4-0.7 ms of CPU. A contact "
         "naming a suggestion still held, and shutdown, write it at once.",
     )
+    suggest_short_cut: bool = Field(
+        True,
+        description="Answer an ordinary /v1/suggest (a known key, a valid body, no query) without FastAPI's "
+        "routing, validation and serialisation layers (`service.fastpath`); anything else takes the route.",
+    )
     session_secret: str | None = Field(None, description="Signs the review pages' session cookie.")
 
     @field_validator("api_keys")
