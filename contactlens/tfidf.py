@@ -136,7 +136,7 @@ def _entries_to_csr(
 
 
 def _fast_tfidf(t: TfidfVectorizer, texts: list[str]) -> sp.csr_matrix | None:
-    """`t.transform(texts)` for a few texts (see `_fast_tfidf_entries`); None where that path does not apply."""
+    """`t.transform(texts)` for a few texts (`_fast_tfidf_entries`); None where that path does not apply."""
     entries = _fast_tfidf_entries(t, texts)
     if entries is None:
         return None
