@@ -30,7 +30,9 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from service.api.suggest import Pending
 from service.auth import route_roles
+from service.deps import review_threshold
 from service.schemas import SuggestRequest
 
 log = logging.getLogger(__name__)
@@ -95,14 +97,13 @@ class SuggestShortCut:
 
     def _ordinary_headers(self, scope: dict[str, Any]) -> bool:
         """A JSON body and a key known without the database whose role may suggest."""
-        key = None
-        json_body = False
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
+        key = content_type = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's `Headers.get` reads them
+            if name == b"x-api-key" and key is None:
                 key = value
-            elif name == b"content-type":
-                json_body = value.split(b";", 1)[0].strip().lower() == _JSON
-        if key is None or not json_body:
+            elif name == b"content-type" and content_type is None:
+                content_type = value
+        if key is None or content_type is None or content_type.split(b";", 1)[0].strip().lower() != _JSON:
             return False
         try:
             principal = self.fastapi_app.state.keys.cached(key.decode("latin-1"))
@@ -117,9 +118,6 @@ class SuggestShortCut:
 
     def _pending(self, body: bytes) -> Any:
         """The batcher's item for this body, or None when the usual path should answer it."""
-        from service.api.suggest import Pending
-        from service.deps import review_threshold
-
         state = self.fastapi_app.state
         model = getattr(state, "model", None)
         if model is None:

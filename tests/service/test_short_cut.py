@@ -45,7 +45,11 @@ def pair(make_client) -> tuple[TestClient, TestClient]:
 def test_an_ordinary_call_is_answered_as_the_route_answers_it(pair) -> None:
     short, usual = pair
     short_routed, usual_routed = routed(short), routed(usual)
-    for body in ({"text": TEXT}, {"text": TEXT, "top_k": 2, "channel": "phone"}):
+    for body in (
+        {"text": TEXT},
+        {"text": TEXT, "top_k": 2, "channel": "phone"},
+        {"text": TEXT, "channel": None},
+    ):
         a = short.post("/v1/suggest", json=body, headers=HEADERS["logger"])
         b = usual.post("/v1/suggest", json=body, headers=HEADERS["logger"])
         assert a.status_code == 200, a.text
@@ -55,9 +59,9 @@ def test_an_ordinary_call_is_answered_as_the_route_answers_it(pair) -> None:
     analyst = short.post("/v1/suggest", json={"text": TEXT}, headers=HEADERS["analyst"])
     assert analyst.status_code == 200
     assert short_routed == []  # none of them went through the route
-    assert len(usual_routed) == 2
+    assert len(usual_routed) == 3
     metrics = short.get("/metrics").text
-    assert 'contactlens_request_seconds_count{method="POST",route="/v1/suggest",status="200"} 3.0' in metrics
+    assert 'contactlens_request_seconds_count{method="POST",route="/v1/suggest",status="200"} 4.0' in metrics
 
 
 @pytest.mark.parametrize(
@@ -72,6 +76,12 @@ def test_an_ordinary_call_is_answered_as_the_route_answers_it(pair) -> None:
         (HEADERS["logger"], "", {"text": "x" * 10_001}, "over max_text_chars"),
         (HEADERS["logger"], "", [TEXT], "not an object"),
         (HEADERS["logger"], "?explain=true", {"text": TEXT}, "a query"),
+        (HEADERS["logger"], "", {"text": TEXT, "top_k": 3.0}, "a float top_k"),
+        (HEADERS["logger"], "", {"text": TEXT, "top_k": "3"}, "a string top_k"),
+        (HEADERS["logger"], "", {"text": TEXT, "top_k": True}, "a boolean top_k"),
+        (HEADERS["logger"], "", {"text": 123}, "a number for text"),
+        (HEADERS["logger"], "", {"text": TEXT, "channel": "pigeon"}, "an unknown channel"),
+        (HEADERS["logger"], "", {}, "no text"),
     ],
 )
 def test_anything_else_takes_the_route(pair, headers, query, body, why) -> None:
@@ -92,6 +102,16 @@ def test_a_body_that_is_not_json_takes_the_route(pair, content: bytes) -> None:
     b = usual.post("/v1/suggest", content=content, headers=headers)
     assert a.status_code == 422
     assert answer(a) == answer(b)  # FastAPI read the body the short cut had read, and said what is wrong
+
+
+def test_a_second_key_header_is_not_the_one_read(pair) -> None:
+    """Two X-API-Key headers: the route reads the first (a reviewer's), and so does the short cut."""
+    short, usual = pair
+    headers = [("X-API-Key", HEADERS["reviewer"]["X-API-Key"]), ("X-API-Key", HEADERS["logger"]["X-API-Key"])]
+    a = short.post("/v1/suggest", json={"text": TEXT}, headers=headers)
+    b = usual.post("/v1/suggest", json={"text": TEXT}, headers=headers)
+    assert a.status_code == 403
+    assert answer(a) == answer(b)
 
 
 def test_another_content_type_takes_the_route(pair) -> None:
