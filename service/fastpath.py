@@ -17,8 +17,9 @@ a request itself only when everything about it is ordinary:
 
 Then it does what the route does (the same batcher, the same threshold, the same `SuggestResponse` as the same
 JSON bytes) and nothing else. Anything else (a missing or unknown key, a bad body, a query, a reload race)
-goes to FastAPI unchanged, with the body it read replayed, so every error answer stays FastAPI's own. An error
-raised while answering is handed to the app's exception handlers, as the route's would be.
+goes to FastAPI unchanged, with the body it read replayed, so every error answer stays FastAPI's own. An
+error raised while reading the body (one over the size limit) or answering is handed to the app's exception
+handlers, as the route's would be.
 `CONTACTLENS_SUGGEST_SHORT_CUT=false` turns it off.
 """
 
@@ -62,28 +63,21 @@ class SuggestShortCut:
             await self.app(scope, receive, send)
             return
         messages: list[dict[str, Any]] = []
-        body = b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":  # the client went away: let the usual path see it
-                return await self.app(scope, _replay(messages, receive), send)
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        pending = self._pending(body)
-        if pending is None:
-            await self.app(scope, _replay(messages, receive), send)
-            return
-        scope["route"] = self._suggest_route()  # the label `LatencyMiddleware` and telemetry give it
         try:
-            answer = await self.fastapi_app.state.suggest_batcher.submit(pending)
-        except Exception as exc:
+            body = await _read_body(receive, messages)
+            pending = None if body is None else self._pending(body)
+            if pending is not None:
+                scope["route"] = self._suggest_route()  # the label `LatencyMiddleware` and telemetry give it
+                answer = await self.fastapi_app.state.suggest_batcher.submit(pending)
+        except Exception as exc:  # a body over the size limit, or a failure while answering
             handler = _handler_for(self.fastapi_app, exc)
             if handler is None:
                 raise
             response = await handler(Request(scope, _replay(messages, receive)), exc)
             await response(scope, receive, send)
+            return
+        if pending is None:  # the client went away, or the body is not an ordinary one: the route says so
+            await self.app(scope, _replay(messages, receive), send)
             return
         data = answer.model_dump_json(by_alias=True).encode()
         await send(
@@ -141,6 +135,19 @@ class SuggestShortCut:
                 False,
             )
         return self._route or None
+
+
+async def _read_body(receive: Any, messages: list[dict[str, Any]]) -> bytes | None:
+    """The request body, each message read kept in `messages`; None when the client went away."""
+    body = b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return body
 
 
 def _replay(messages: list[dict[str, Any]], receive: Any) -> Any:

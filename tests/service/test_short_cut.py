@@ -3,6 +3,7 @@ the route's own answer; anything else reaches the route, so its answer (errors i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,6 +31,9 @@ def routed(client: TestClient) -> list[int]:
 
 
 def answer(r: Any) -> tuple[int, str, Any]:
+    """Status, content type and body (parsed when JSON, without its suggestion id: each call has its own)."""
+    if not r.headers.get("content-type", "").startswith("application/json"):
+        return r.status_code, r.headers.get("content-type", ""), r.text
     body = r.json()
     if isinstance(body, dict):
         body.pop("suggestion_id", None)
@@ -166,3 +170,24 @@ def test_an_unexpected_error_is_the_servers_500_as_on_the_route(pair, monkeypatc
         monkeypatch.setattr(c.app.state.suggest_batcher, "submit", failing)  # type: ignore[attr-defined]
         with pytest.raises(RuntimeError, match="a bug"):  # uvicorn answers 500; the test client re-raises
             c.post("/v1/suggest", json={"text": TEXT}, headers=HEADERS["logger"])
+
+
+def test_a_body_over_the_size_limit_is_the_same_413(make_client) -> None:
+    """FastAPI's body-size limit sits outside the short cut: a body too large is refused as on the route,
+    whether its length is announced or it comes in chunks."""
+    short, usual = (
+        make_client(max_request_chars=1_000),
+        make_client(max_request_chars=1_000, suggest_short_cut=False),
+    )
+    body = b'{"text": "' + b"z" * 80_000 + b'"}'  # over 8 bytes a character + 64 KiB
+    headers = {**HEADERS["logger"], "Content-Type": "application/json"}
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 16_384):
+            yield body[start : start + 16_384]
+
+    for content in (body, chunks):
+        a = short.post("/v1/suggest", content=content() if callable(content) else content, headers=headers)
+        b = usual.post("/v1/suggest", content=content() if callable(content) else content, headers=headers)
+        assert a.status_code == 413
+        assert answer(a) == answer(b)
