@@ -269,7 +269,7 @@ class OnnxEncoder:
         and each text's token states, from which `span_embeddings` pools parts of it at no further cost."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
         # The runs go back to back, the pooling after them: the encoder's weights stay in the caches from one
-        # text to the next (a Python step between two runs had cost 2-3% of the CPU a text at batch 4-8).
+        # text to the next (a Python step between two runs had cost 1-2% of the CPU a text at batch 4-8).
         runs = [self._run([enc]) for enc in encodings]
         result = np.empty((len(texts), self._dimension), dtype=np.float32)
         states = []

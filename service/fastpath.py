@@ -25,7 +25,6 @@ handlers, as the route's would be.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,8 +34,6 @@ from service.api.suggest import Pending
 from service.auth import route_roles
 from service.deps import review_threshold
 from service.schemas import SuggestRequest
-
-log = logging.getLogger(__name__)
 
 PATH = "/v1/suggest"
 _JSON = b"application/json"
