@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from service.api.suggest import Pending
+from service.api.suggest import pending_call
 from service.auth import route_roles
-from service.deps import review_threshold
 from service.schemas import SuggestRequest
 
 PATH = "/v1/suggest"
@@ -44,10 +44,13 @@ class SuggestShortCut:
     """ASGI middleware: answers ordinary `/v1/suggest` calls directly (see the module docstring)."""
 
     def __init__(self, app: Any, fastapi_app: Any) -> None:
+        """Built with the middleware stack, when the app first runs: its routes are installed by then."""
         self.app = app
         self.fastapi_app = fastapi_app
-        self._route: Any = None
-        self._roles: frozenset[str] | None = None
+        routes = getattr(fastapi_app.state, "api_routes", [])  # set by `service.errors.install`
+        self._route = next((r for r in routes if r.path == PATH and "POST" in r.methods), None)
+        # The roles the route's key dependency admits; without the route, none: every call takes the route.
+        self._roles = (route_roles(self._route) if self._route is not None else None) or frozenset()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (
@@ -64,7 +67,7 @@ class SuggestShortCut:
             body = await _read_body(receive, messages)
             pending = None if body is None else self._pending(body)
             if pending is not None:
-                scope["route"] = self._suggest_route()  # the label `LatencyMiddleware` and telemetry give it
+                scope["route"] = self._route  # the label `LatencyMiddleware` and telemetry give it
                 answer = await self.fastapi_app.state.suggest_batcher.submit(pending)
         except Exception as exc:  # a body over the size limit, or a failure while answering
             handler = _handler_for(self.fastapi_app, exc)
@@ -100,38 +103,18 @@ class SuggestShortCut:
             principal = self.fastapi_app.state.keys.cached(key.decode("latin-1"))
         except Exception:  # an odd key: the usual path says what is wrong with it
             return False
-        if principal is None:
-            return False
-        if self._roles is None:
-            route = self._suggest_route()
-            self._roles = (route_roles(route) if route is not None else None) or frozenset()
-        return principal.role in self._roles
+        return principal is not None and principal.role in self._roles
 
     def _pending(self, body: bytes) -> Any:
-        """The batcher's item for this body, or None when the usual path should answer it."""
+        """The batcher's item for this body, or None when the route should answer it."""
         state = self.fastapi_app.state
         model = getattr(state, "model", None)
         if model is None:
             return None
         try:
-            request = SuggestRequest.model_validate_json(body)
-        except (ValidationError, ValueError):
+            return pending_call(SuggestRequest.model_validate_json(body), model, state.settings)
+        except (ValidationError, RequestValidationError, ValueError):
             return None
-        settings = state.settings
-        if len(request.text) > settings.max_text_chars:
-            return None
-        threshold = review_threshold(model, settings)
-        return Pending(model, threshold, request.text, request.top_k, request.channel)
-
-    def _suggest_route(self) -> Any:
-        """The `/v1/suggest` APIRoute (None if the app has none: then every call takes the usual path)."""
-        if self._route is None:
-            routes = getattr(self.fastapi_app.state, "api_routes", [])  # set by `service.errors.install`
-            self._route = next(
-                (r for r in routes if r.path == PATH and "POST" in r.methods),
-                False,
-            )
-        return self._route or None
 
 
 async def _read_body(receive: Any, messages: list[dict[str, Any]]) -> bytes | None:

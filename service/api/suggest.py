@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contactlens import results
 from contactlens.model import ContactModel
+from contactlens.settings import Settings
 from contactlens.store import Suggestion, new_id, utcnow
 from service.auth import Logger
 from service.deps import ModelDep, SettingsDep, check_lengths, note_database_error, review_threshold
@@ -50,10 +51,17 @@ async def suggest(
 ) -> Any:
     """Suggest descriptions and sentiment for one verbatim: the ranked `suggestions` (top_k of them) and the
     multi-label decision `descriptions` (every description that applies, each with its own sentiment)."""
+    return await request.app.state.suggest_batcher.submit(pending_call(body, model, settings, explain))
+
+
+def pending_call(
+    body: SuggestRequest, model: ContactModel, settings: Settings, explain: bool = False
+) -> Pending:
+    """The batcher's item for one /v1/suggest body (the route's, and `service.fastpath`'s): its text within
+    `max_text_chars` (else a 422 naming it) and the review threshold in force."""
     check_lengths([body.text], settings)
     threshold = review_threshold(model, settings)
-    pending = Pending(model, threshold, body.text, body.top_k, body.channel, explain)
-    return await request.app.state.suggest_batcher.submit(pending)
+    return Pending(model, threshold, body.text, body.top_k, body.channel, explain)
 
 
 @router.post("/suggest/batch", response_model=BatchSuggestResponse)
