@@ -5,6 +5,7 @@ Heavy modules (FastAPI, SQLAlchemy, training) are imported inside the commands: 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator
@@ -47,10 +48,32 @@ def serve(
     eval_data: Annotated[Path, typer.Option(help="Held-out data for --bootstrap.")] = Path("data/test.csv"),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs) with uvicorn."""
+    from service import supervisor
+
+    settings = get_settings()
+    own_sockets = (
+        workers > 1 and supervisor.supported()
+    )  # each worker on its own socket (service/supervisor.py)
+    with supervisor.claim(host, port) if own_sockets else contextlib.nullcontext():
+        _serve(settings, host, port, workers, own_sockets, bootstrap, data, taxonomy, eval_data)
+
+
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    own_sockets: bool,
+    bootstrap: bool,
+    data: Path,
+    taxonomy: Path,
+    eval_data: Path,
+) -> None:
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    settings = get_settings()
+    from service import supervisor
+
     if bootstrap:
         _bootstrap(settings, data, taxonomy, eval_data)
     _migrate_once(settings)
@@ -65,10 +88,13 @@ def serve(
     for name in ("service", "contactlens", "training"):
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     typer.echo(f"serving {settings.resolved_model_uri} on http://{host}:{port} (docs at /docs)")
+    target = "service.app:create_app"
     with _environment(env):  # the workers inherit it; restored afterwards
-        uvicorn.run(
-            "service.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=config
-        )
+        if own_sockets:
+            app_config = {"app": target, "factory": True, "log_config": config}
+            supervisor.Supervisor(workers, host, port, app_config).run()
+        else:
+            uvicorn.run(target, factory=True, host=host, port=port, workers=workers, log_config=config)
 
 
 def _bootstrap(settings: Settings, data: Path, taxonomy: Path, eval_data: Path) -> None:

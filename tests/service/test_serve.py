@@ -25,12 +25,18 @@ def serve_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
 
     import contactlens.registry
     import training.pipeline
+    from service import supervisor
 
     calls: dict[str, Any] = {"trained": [], "registered": None}
     monkeypatch.setenv("CONTACTLENS_HOME", str(tmp_path))
     monkeypatch.setenv("CONTACTLENS_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
     monkeypatch.delenv("CONTACTLENS_MODEL_URI", raising=False)
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.update(uvicorn=(target, kw)))
+
+    def supervised(self: supervisor.Supervisor) -> None:
+        calls["supervisor"] = (self.workers, self.host, self.port, self.config)
+
+    monkeypatch.setattr(supervisor.Supervisor, "run", supervised)
     monkeypatch.setattr(contactlens.registry, "registry_version", lambda uri, s: calls["registered"])
 
     def fake_run(frame, tax, cfg, out, test, source, register, alias, encoder_dir, settings) -> Any:
@@ -63,10 +69,34 @@ def test_bootstrap_trains_when_nothing_is_registered(serve_env: dict[str, Any], 
     [trained] = serve_env["trained"]
     assert trained["alias"] == "champion" and trained["register"] is True and trained["rows"] > 1000
     assert trained["test"] and trained["taxonomy"]
+    # Several workers: each on its own socket, started by the supervisor (uvicorn's run is not called).
+    workers, host, port, config = serve_env["supervisor"]
+    assert (workers, host, port) == (2, "127.0.0.1", 8123) and "uvicorn" not in serve_env
+    assert config["app"] == "service.app:create_app" and config["factory"] is True
+    assert (tmp_path / "serve.db").is_file()  # migrated once, before the workers start
+
+
+def test_one_worker_is_uvicorn_itself(serve_env: dict[str, Any]) -> None:
+    assert serve("--port", "8124").exit_code == 0
     target, kwargs = serve_env["uvicorn"]
     assert target == "service.app:create_app" and kwargs["factory"] is True
-    assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", 8123, 2)
-    assert (tmp_path / "serve.db").is_file()  # migrated once, before the workers start
+    assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("127.0.0.1", 8124, 1)
+    assert "supervisor" not in serve_env
+
+
+def test_several_workers_refuse_a_port_in_use_before_preparing_anything(
+    serve_env: dict[str, Any], tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve("--bootstrap", "--port", str(port), "--workers", "2")
+    assert result.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert serve_env["trained"] == [] and "supervisor" not in serve_env
+    assert not (tmp_path / "prometheus").exists()  # a running service's metrics would not be wiped
 
 
 def test_bootstrap_serves_a_registered_model_as_it_is(serve_env: dict[str, Any]) -> None:

@@ -76,6 +76,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, sample_model_dir: Path) ->
             "tracking": tracking,
             "schema": schema,
             "log": home / "serve.log",
+            "proc": proc,
         }
     finally:
         proc.send_signal(signal.SIGINT)
@@ -180,3 +181,51 @@ def test_the_schema_was_migrated_once(service) -> None:
         assert len(version.all()) == 1
     engine.dispose()
     assert "UniqueViolation" not in service["log"].read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z" if Path(f"/proc/{pid}").exists() else True
+
+
+def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(service) -> None:
+    """Each worker listens on its own socket (service/supervisor.py): a dead worker's socket goes with it, so
+    new connections reach the others at once, and the supervisor starts a replacement."""
+    client = service["client"]  # a new connection per request
+    pids = set(_model_info(client))
+    assert len(pids) == 2
+    dead = int(sorted(pids)[0])
+    os.kill(dead, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(dead) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Connections that reach a worker's socket as it dies are reset (seen up to 50 ms after its exit here).
+    time.sleep(0.2)
+    codes = [
+        client.post("/v1/suggest", json={"text": "my parcel is late"}, headers=HEADERS["logger"]).status_code
+        for _ in range(20)
+    ]
+    assert codes == [200] * 20
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = set(_model_info(client))
+        if len(now) == 2 and str(dead) not in now:
+            break
+        time.sleep(0.5)
+    now = set(_model_info(client))
+    assert len(now) == 2 and str(dead) not in now, now  # the dead one's live gauges are gone too
+    assert f"Worker process [{dead}] ended (exit code -9): starting another" in service["log"].read_text()
+
+
+def test_stopping_the_service_stops_every_worker(service) -> None:
+    """Last in this module: SIGTERM to the supervisor ends its workers (after their requests in hand), then
+    itself."""
+    pids = [int(pid) for pid in _model_info(service["client"])]
+    assert len(pids) == 2
+    proc = service["proc"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert not [pid for pid in pids if _alive(pid)]
