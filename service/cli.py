@@ -51,9 +51,8 @@ def serve(
     from service import supervisor
 
     settings = get_settings()
-    own_sockets = (
-        workers > 1 and supervisor.supported()
-    )  # each worker on its own socket (service/supervisor.py)
+    # Several workers on Linux: each on its own socket (service/supervisor.py), the address claimed first.
+    own_sockets = workers > 1 and supervisor.supported()
     with supervisor.claim(host, port) if own_sockets else contextlib.nullcontext():
         _serve(settings, host, port, workers, own_sockets, bootstrap, data, taxonomy, eval_data)
 
