@@ -15,9 +15,9 @@
    writer, the rest with the event loop); RSS per server process (peak). Each server is warmed up first (a
    few suggests, then idle). The load generator is a lean keep-alive HTTP/1.1 client (`LeanClient`): its own
    CPU per request is reported, since it shares the machine's cores with the server.
-3. `predict` (training.predict.predict_file, the CLI's path, every core) on BANKING77 train (all 10,003 rows,
-   or the first `--predict-rows`), CSV in and Parquet out, the model loaded and warmed up first (the worker's
-   suggests load spaCy's sentenciser): verbatims/s.
+3. `predict` (training.predict.predict_file, the CLI's path: a scoring thread per core) on BANKING77 train
+   (all 10,003 rows, or the first `--predict-rows`), CSV in and Parquet out, the model loaded and warmed up
+   first (the worker's suggests load spaCy's sentenciser): verbatims/s.
 
 `--baseline ROOT` runs every measure also for another checkout (e.g. `/work/main`, the code before a change),
 the two taking turns measure by measure, so both see the same load; the result holds both and their ratios.
@@ -115,12 +115,12 @@ def in_process_worker(uri: str | None) -> None:
 def predict_rate(uri: str | None, rows: int) -> dict[str, Any]:
     import pandas as pd
 
-    from contactlens.registry import load_model
+    from training.pipeline import load_for_predict
     from training.predict import predict_file
 
     if not BANKING77.is_file():
         return {"skipped": f"{BANKING77} not found"}
-    model = load_model(uri, threads=os.cpu_count())
+    model = load_for_predict(uri)  # as `contactlens predict` loads it
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "in.csv"
         pd.read_csv(BANKING77, nrows=rows if rows > 0 else None).to_csv(data, index=False)

@@ -146,11 +146,11 @@ def predict(
     if engine not in ENGINES:
         raise ContactLensError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     if engine == "local":
-        from training.pipeline import load_for_scoring
+        from training.pipeline import load_for_predict
         from training.predict import predict_file
 
         n = predict_file(
-            load_for_scoring(model), data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size
+            load_for_predict(model), data, out, text_col=text_col, top_k=top_k, chunk_size=chunk_size
         )
     elif engine == "spark":
         from training.engines import predict_spark

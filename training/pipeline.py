@@ -35,6 +35,12 @@ def load_for_scoring(uri: str | None, settings: Settings | None = None) -> Conta
     return load_model(uri, settings, threads=SCORING_THREADS)
 
 
+def load_for_predict(uri: str | None, settings: Settings | None = None) -> ContactModel:
+    """A model loaded to score an archive (`predict`): one encoder thread, since `predict_file` scores parts
+    of the file in a thread per core (an encoder of several threads in each would oversubscribe the cores)."""
+    return load_model(uri, settings, threads=1)
+
+
 def load_labelled(path: Path, cols: Columns, taxonomy: Taxonomy) -> pd.DataFrame:
     """A labelled file with every label mapped to its description id; labels outside the taxonomy refused."""
     return datamod.to_taxonomy(datamod.load(path, cols, taxonomy=taxonomy), taxonomy, str(path))

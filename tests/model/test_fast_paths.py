@@ -7,11 +7,15 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from contactlens.model import member_proba, sparse_features
+from contactlens.tfidf import FAST_TFIDF_MAX_TEXTS
+
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 TEXTS = ["my parcel never came", "refund still not on my card", "", "lovely staff, thank you, but the wait"]
 
@@ -21,11 +25,13 @@ def test_sparse_features_equal_the_vectorizer(sample_model) -> None:
     slow = sample_model.vectorizer.transform(TEXTS)
     assert sp.isspmatrix_csr(fast) or isinstance(fast, sp.csr_array)
     assert fast.shape == slow.shape and abs(fast - slow).max() < 1e-12
-    many = TEXTS * 20  # beyond the typing path's few texts: scikit-learn's own transform
-    assert (
-        abs(sparse_features(sample_model.vectorizer, many) - sample_model.vectorizer.transform(many)).max()
-        < 1e-12
-    )
+    texts = pd.read_csv(DATA / "test.csv")["text"].tolist()
+    part = (texts * 2)[:FAST_TFIDF_MAX_TEXTS]  # a `predict` part: the fast path
+    more = (texts * 2)[: FAST_TFIDF_MAX_TEXTS + 1]  # beyond it: scikit-learn's own transform
+    for batch in (part, more):
+        fast = sparse_features(sample_model.vectorizer, batch)
+        assert fast.shape == (len(batch), slow.shape[1])
+        assert abs(fast - sample_model.vectorizer.transform(batch)).max() < 1e-12
 
 
 def test_the_typing_path_tfidf_equals_scikit_learn_for_every_option() -> None:
