@@ -27,7 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 # Up to this many texts, TF-IDF skips scikit-learn's per-call checks: the typing path's batches and
-# `predict`'s parts (training.predict.PART_ROWS); with the parts scored in threads, 4-16% more verbatims/s.
+# `predict`'s parts (training.predict.PART_ROWS): 2-14% more verbatims/s than those parts via scikit-learn.
 FAST_TFIDF_MAX_TEXTS = 512
 WORD_CACHE_SIZE = 20_000  # words whose char_wb columns are kept per vectoriser (cleared when full)
 
