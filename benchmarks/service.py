@@ -198,21 +198,10 @@ class Side:
             cmd += ["--workers", str(self.workers)]
         log = (self.workdir / "server.log").open("w")
         self.server = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
-        import httpx
-
-        while time.perf_counter() - started < 120:
-            if self.server.poll() is not None:
-                raise SystemExit(f"{self.name}: the server exited: see {self.workdir / 'server.log'}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
-                    self.result["ready_s"] = round(time.perf_counter() - started, 2)
-                    self.result["rss_idle_mb"] = rss_per_process(self.server.pid, "VmRSS")
-                    self.warm_up()
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit(f"{self.name}: the server was not ready within 120 s")
+        wait_ready(self.server, self.port, self.name, self.workdir / "server.log")
+        self.result["ready_s"] = round(time.perf_counter() - started, 2)
+        self.result["rss_idle_mb"] = rss_per_process(self.server.pid, "VmRSS")
+        self.warm_up()
 
     def warm_up(self, calls: int = 20, quiet_cpu_s: float = 0.05, most_s: float = 60.0) -> None:
         """A few suggests (first calls load what they use), then wait until the server is idle: ready comes
@@ -240,6 +229,23 @@ class Side:
             except subprocess.TimeoutExpired:
                 self.server.kill()
                 self.server.wait()
+
+
+def wait_ready(server: subprocess.Popen, port: int, name: str, log: Path, most_s: float = 120.0) -> None:
+    """Until the server on `port` answers /readyz; exits the benchmark if it ends or takes over `most_s`."""
+    import httpx
+
+    deadline = time.perf_counter() + most_s
+    while time.perf_counter() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"{name}: the server exited: see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{name}: the server was not ready within {most_s:g} s")
 
 
 def free_port() -> int:

@@ -69,18 +69,7 @@ def start(name: str, args: argparse.Namespace, home: Path) -> tuple[subprocess.P
         cmd = [sys.executable, "-c", run]
     log = (home / f"{name}.log").open("w")
     server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"{name}: the server exited: see {home / (name + '.log')}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise SystemExit(f"{name}: not ready within 120 s")
+    bench.wait_ready(server, port, name, home / f"{name}.log")
     for _ in range(40):  # every worker's first calls (new connections spread over the workers)
         httpx.post(
             f"http://127.0.0.1:{port}/v1/suggest",
