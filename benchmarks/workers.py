@@ -1,15 +1,17 @@
 """How to spend 2 cores on suggest (not a test): one process, or two workers, and how the workers listen.
 
     python benchmarks/workers.py --model DIR --database-url postgresql+psycopg://127.0.0.1/DB [--rounds 3]
+        [--servers one reuseport shared reuseport3 reuseport4]
 
-Three servers of the same model on the same database, measured in turn round by round, so that they see the
-same load on the machine:
+Servers of the same model on the same database (by default the first three below), measured in turn round by
+round, so that they see the same load on the machine:
 
 - `one`: `contactlens serve` (one process, two suggest batch threads);
 - `reuseport`: `contactlens serve --workers 2` (service/supervisor.py: each worker on its own SO_REUSEPORT
   socket, one batch thread each);
 - `shared`: uvicorn's own `--workers 2` (one listening socket accepted by whichever worker wakes first), with
-  the environment `serve --workers 2` gives its workers; what `serve --workers` ran before the supervisor.
+  the environment `serve --workers 2` gives its workers; what `serve --workers` ran before the supervisor;
+- `reuseportN`: `contactlens serve --workers N`, more workers than cores (one batch thread each).
 
 Each round: a closed loop at concurrency 8 (`--duration` s), then an open loop at 200 requests/s
 (`--open-duration` s), with benchmarks/service.py's load generator. Results go to
@@ -56,8 +58,8 @@ def start(name: str, args: argparse.Namespace, home: Path) -> tuple[subprocess.P
     exe = str(Path(sys.executable).with_name("contactlens"))
     if name == "one":
         cmd = [exe, "serve", "--port", str(port)]
-    elif name == "reuseport":
-        cmd = [exe, "serve", "--port", str(port), "--workers", "2"]
+    elif name.startswith("reuseport"):
+        cmd = [exe, "serve", "--port", str(port), "--workers", name.removeprefix("reuseport") or "2"]
     else:  # what `serve --workers 2` sets for its workers (service/cli.py), then uvicorn's own supervisor
         (home / name / "prometheus").mkdir(parents=True)
         env |= {
@@ -89,9 +91,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8.0, help="Seconds per closed loop.")
     parser.add_argument("--open-duration", type=float, default=20.0, help="Seconds per open loop.")
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        default=["one", "reuseport", "shared"],
+        help="Which servers: one, reuseport, shared, reuseportN (serve --workers N).",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    names = ("one", "reuseport", "shared")
+    names = tuple(args.servers)
+    for name in names:
+        if name not in ("one", "shared") and not (
+            name.startswith("reuseport") and (name[9:] == "" or name[9:].isdigit() and int(name[9:]) > 0)
+        ):
+            parser.error(f"--servers: unknown server {name!r} (one, reuseport, shared or reuseportN)")
     result: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
