@@ -9,9 +9,10 @@ socket listens only once its app has started, so no connection waits on a worker
 
 The parent holds no listening socket: when a worker dies its socket goes with it (a connection that reaches it
 as it dies is reset: seen up to 50 ms after the exit), the kernel sends new connections to the others, and the
-supervisor starts a replacement. `SO_REUSEPORT` would also let a second `serve` on the same port join in
-silently, so `claim` holds a lock named after the address (an abstract Unix socket, released by the kernel
-however the process ends): a second one stops with an error, as on a port another program holds.
+supervisor starts a replacement (after a growing wait when it died soon after its start). `SO_REUSEPORT` would
+also let a second `serve` on the same port join in silently, so `claim` holds a lock named after the address
+(an abstract Unix socket, released by the kernel however the process ends): a second one stops with an error,
+as on a port another program holds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from contactlens.errors import ContactLensError
 log = logging.getLogger("uvicorn.error")
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start (uvicorn.config.STARTUP_FAILURE)
 STOP_GRACE_S = 30.0  # a worker still running this long after SIGTERM is killed
+# A worker that dies within QUICK_DEATH_S of its start is replaced after a wait that doubles each time, from
+# FIRST_RETRY_S up to MAX_RETRY_S: a worker crashing on every start (out of memory on its first requests, say)
+# would otherwise reload its model every half second, taking a core from the workers that serve.
+QUICK_DEATH_S = 30.0
+FIRST_RETRY_S = 1.0
+MAX_RETRY_S = 60.0
 
 
 def supported() -> bool:
@@ -109,6 +116,9 @@ class Supervisor:
         self._stop = threading.Event()
         self._failed = False
         self.processes: list[Any] = []
+        self._started: list[float] = []  # when each slot's process started
+        self._retry_s: list[float] = []  # each slot's next wait after a quick death (0: none yet)
+        self._restart_at: list[float | None] = []  # a slot waiting to be refilled: when
 
     def _start(self) -> Any:
         process = self._context.Process(
@@ -136,6 +146,9 @@ class Supervisor:
                 self.workers,
             )
             self.processes = [self._start() for _ in range(self.workers)]
+            self._started = [time.monotonic()] * self.workers
+            self._retry_s = [0.0] * self.workers
+            self._restart_at = [None] * self.workers
             while not self._stop.wait(0.5):
                 self._replace_dead()
         finally:
@@ -146,7 +159,14 @@ class Supervisor:
             raise ContactLensError("a worker could not start (its error is above); nothing is being served")
 
     def _replace_dead(self) -> None:
+        now = time.monotonic()
         for i, process in enumerate(self.processes):
+            due = self._restart_at[i]
+            if due is not None:  # a slot waiting after a quick death
+                if now >= due:
+                    self._restart_at[i] = None
+                    self._refill(i, now)
+                continue
             if process.is_alive():
                 continue
             process.join()
@@ -155,11 +175,26 @@ class Supervisor:
                 self._failed = True
                 self._stop.set()
                 return
-            log.warning(
-                "Worker process [%s] ended (exit code %s): starting another", process.pid, process.exitcode
-            )
             _forget_metrics(process.pid)
-            self.processes[i] = self._start()
+            if now - self._started[i] >= QUICK_DEATH_S:  # it had served a while: replace it at once
+                self._retry_s[i] = 0.0
+                code = process.exitcode
+                log.warning("Worker process [%s] ended (exit code %s): starting another", process.pid, code)
+                self._refill(i, now)
+                continue
+            wait = self._retry_s[i] = min(MAX_RETRY_S, max(FIRST_RETRY_S, 2 * self._retry_s[i]))
+            log.warning(
+                "Worker process [%s] ended (exit code %s) %.1f s after it started: starting another in %g s",
+                process.pid,
+                process.exitcode,
+                now - self._started[i],
+                wait,
+            )
+            self._restart_at[i] = now + wait
+
+    def _refill(self, i: int, now: float) -> None:
+        self.processes[i] = self._start()
+        self._started[i] = now
 
     def _stop_all(self) -> None:
         for process in self.processes:

@@ -51,3 +51,85 @@ def test_a_port_another_program_listens_on_is_refused() -> None:
         refused = f"cannot listen on 127.0.0.1:{port}: Address already in use"
         with pytest.raises(ContactLensError, match=refused), supervisor.claim("127.0.0.1", port):
             pass
+
+
+class _Process:
+    """A stand-in for a worker process: alive until `die(code)`."""
+
+    count = 0
+
+    def __init__(self) -> None:
+        _Process.count += 1
+        self.pid = 10_000 + _Process.count
+        self.exitcode: int | None = None
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None
+
+    def die(self, code: int = -9) -> None:
+        self.exitcode = code
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_worker_dying_soon_after_each_start_is_replaced_ever_more_slowly(monkeypatch) -> None:
+    """A worker that dies within QUICK_DEATH_S of its start waits 1, 2, 4 ... s (at most MAX_RETRY_S) before
+    its replacement; one that had served a while is replaced at once, and the wait starts again from 1 s."""
+    clock = [1000.0]
+    monkeypatch.setattr(supervisor.time, "monotonic", lambda: clock[0])
+    sup = supervisor.Supervisor(2, "127.0.0.1", 0, {})
+    started: list[_Process] = []
+
+    def start() -> _Process:
+        started.append(_Process())
+        return started[-1]
+
+    monkeypatch.setattr(sup, "_start", start)
+    sup.processes = [start(), start()]
+    sup._started = [clock[0]] * 2
+    sup._retry_s = [0.0] * 2
+    sup._restart_at = [None] * 2
+
+    def tick(seconds: float) -> None:
+        clock[0] += seconds
+        sup._replace_dead()
+
+    waits = []
+    for _ in range(8):  # slot 0 crashes 5 s after every start
+        tick(5)
+        sup.processes[0].die()
+        before = len(started)
+        tick(0)
+        assert len(started) == before  # not at once
+        waited = 0.0
+        while len(started) == before:
+            tick(0.5)
+            waited += 0.5
+            assert waited <= supervisor.MAX_RETRY_S
+        waits.append(waited)
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    assert sup.processes[1] is started[1] and sup.processes[1].is_alive()  # the other slot untouched
+
+    tick(supervisor.QUICK_DEATH_S)  # then it serves a while before dying: replaced at once
+    sup.processes[0].die()
+    before = len(started)
+    tick(0)
+    assert len(started) == before + 1 and sup.processes[0] is started[-1]
+    tick(5)  # and a quick death after that waits the first wait again
+    sup.processes[0].die()
+    tick(0)
+    tick(0.5)
+    assert len(started) == before + 1
+    tick(0.5)
+    assert len(started) == before + 2
+
+
+def test_a_worker_that_cannot_start_stops_the_service(monkeypatch) -> None:
+    sup = supervisor.Supervisor(1, "127.0.0.1", 0, {})
+    process = _Process()
+    sup.processes, sup._started, sup._retry_s, sup._restart_at = [process], [0.0], [0.0], [None]
+    monkeypatch.setattr(sup, "_start", lambda: pytest.fail("a worker that could not start was replaced"))
+    process.die(supervisor.STARTUP_FAILURE)
+    sup._replace_dead()
+    assert sup._failed and sup._stop.is_set()
