@@ -13,20 +13,56 @@
 
 from __future__ import annotations
 
-from contactlens.drift.analysis import (
-    REPORT_KEYS,
-    analyse,
-    check_reference,
-    check_size,
-    mix_by_month,
-    reasons,
-    redact_examples,
-    reference_extras,
-    run_drift,
-)
-from contactlens.drift.base import Check, DriftConfig, Row, TrainingData, Window
-from contactlens.drift.checks import CHECKS
-from contactlens.drift.result import DriftReport, NoveltySummary, WindowInfo, to_jsonable
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contactlens.drift.analysis import (
+        REPORT_KEYS,
+        analyse,
+        check_reference,
+        check_size,
+        mix_by_month,
+        reasons,
+        redact_examples,
+        reference_extras,
+        run_drift,
+    )
+    from contactlens.drift.base import Check, DriftConfig, Row, TrainingData, Window
+    from contactlens.drift.checks import CHECKS
+    from contactlens.drift.result import DriftReport, NoveltySummary, WindowInfo, to_jsonable
+
+# Imported on first use (PEP 562): the checks bring scipy.stats and scikit-learn's clustering (about 1 s and
+# 100 MB), which `contactlens --help`, the other commands and `serve --workers`' supervising parent never use.
+_FROM = {
+    **dict.fromkeys(
+        (
+            "REPORT_KEYS",
+            "analyse",
+            "check_reference",
+            "check_size",
+            "mix_by_month",
+            "reasons",
+            "redact_examples",
+            "reference_extras",
+            "run_drift",
+        ),
+        "analysis",
+    ),
+    **dict.fromkeys(("Check", "DriftConfig", "Row", "TrainingData", "Window"), "base"),
+    "CHECKS": "checks",
+    **dict.fromkeys(("DriftReport", "NoveltySummary", "WindowInfo", "to_jsonable"), "result"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:  # a submodule (`from contactlens.drift import novelty`) is then imported as usual
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHECKS",

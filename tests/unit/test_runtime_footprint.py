@@ -113,3 +113,38 @@ def test_limit_blas_threads_caps_numpy_blas() -> None:
         limit_blas_threads(1)
         blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
         assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_the_cli_and_the_supervising_parent_load_no_model_libraries() -> None:
+    """`contactlens --help`, and what `serve --workers N`'s parent imports before it starts the workers (the
+    CLI, the migration, uvicorn and the supervisor), leave the scoring and drift libraries to the commands and
+    workers that use them: the parent stays light (it serves nothing) and every command starts quickly."""
+    code = (
+        "import sys\n"
+        "import contactlens.cli, uvicorn\n"
+        "from contactlens.store import make_engine, upgrade\n"
+        "from service import supervisor\n"
+        "heavy = ('scipy', 'sklearn', 'pandas', 'onnxruntime', 'tokenizers', 'fastapi', 'spacy', 'mlflow')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    assert _last_line_of_fresh_python(code) == "[]"
+
+
+def test_the_drift_package_gives_its_names_on_first_use() -> None:
+    """`contactlens.drift` imports its checks when a name of it is first asked for (PEP 562), and gives the
+    same objects as the modules that define them; a name it does not have is an AttributeError."""
+    code = (
+        "import sys\n"
+        "import contactlens.drift as drift\n"
+        "assert 'contactlens.drift.analysis' not in sys.modules\n"
+        "from contactlens.drift import DriftConfig, run_drift, CHECKS, DriftReport, novelty\n"
+        "from contactlens.drift import analysis, base, checks, result\n"
+        "assert run_drift is analysis.run_drift and DriftConfig is base.DriftConfig\n"
+        "assert CHECKS is checks.CHECKS and DriftReport is result.DriftReport\n"
+        "assert all(getattr(drift, name) is not None for name in drift.__all__)\n"
+        "try:\n"
+        "    drift.no_such_name\n"
+        "except AttributeError as exc:\n"
+        "    print('AttributeError', 'no_such_name' in str(exc))\n"
+    )
+    assert _last_line_of_fresh_python(code) == "AttributeError True"
