@@ -34,36 +34,22 @@ if TYPE_CHECKING:
 
 # Imported on first use (PEP 562): the checks bring scipy.stats and scikit-learn's clustering (about 1 s and
 # 100 MB), which `contactlens --help`, the other commands and `serve --workers`' supervising parent never use.
-_FROM = {
-    **dict.fromkeys(
-        (
-            "REPORT_KEYS",
-            "analyse",
-            "check_reference",
-            "check_size",
-            "mix_by_month",
-            "reasons",
-            "redact_examples",
-            "reference_extras",
-            "run_drift",
-        ),
-        "analysis",
-    ),
-    **dict.fromkeys(("Check", "DriftConfig", "Row", "TrainingData", "Window"), "base"),
-    "CHECKS": "checks",
-    **dict.fromkeys(("DriftReport", "NoveltySummary", "WindowInfo", "to_jsonable"), "result"),
-}
+_MODULES = ("analysis", "base", "checks", "result")
 
 
 def __getattr__(name: str) -> Any:
-    module = _FROM.get(name)
-    if module is None:  # a submodule (`from contactlens.drift import novelty`) is then imported as usual
+    if name not in __all__:  # a submodule (`from contactlens.drift import novelty`) is then imported as usual
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    for module in _MODULES:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name, _MISSING)
+        if value is not _MISSING:
+            globals()[name] = value
+            return value
+    # Not reached: every name of __all__ is defined in one of the modules (tested).
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # pragma: no cover
 
 
+_MISSING = object()
 __all__ = [
     "CHECKS",
     "REPORT_KEYS",
