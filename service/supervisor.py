@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from contactlens.errors import ContactLensError
@@ -104,6 +105,16 @@ def _worker(host: str, port: int, config: dict[str, Any]) -> None:  # pragma: no
         sys.exit(STARTUP_FAILURE)
 
 
+@dataclass
+class _Slot:
+    """One worker's place: its process, when that started, and the wait before another after a quick death."""
+
+    process: Any
+    started: float
+    retry_s: float = 0.0  # the last wait after a quick death (0: none since the last worker that served)
+    restart_at: float | None = None  # waiting to start another: when
+
+
 class Supervisor:
     """Starts `workers` processes, replaces any that dies, and stops them all on SIGINT or SIGTERM."""
 
@@ -115,10 +126,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")  # no threads or loops copied from the parent
         self._stop = threading.Event()
         self._failed = False
-        self.processes: list[Any] = []
-        self._started: list[float] = []  # when each slot's process started
-        self._retry_s: list[float] = []  # each slot's next wait after a quick death (0: none yet)
-        self._restart_at: list[float | None] = []  # a slot waiting to be refilled: when
+        self.slots: list[_Slot] = []
 
     def _start(self) -> Any:
         process = self._context.Process(
@@ -145,10 +153,7 @@ class Supervisor:
                 self.port,
                 self.workers,
             )
-            self.processes = [self._start() for _ in range(self.workers)]
-            self._started = [time.monotonic()] * self.workers
-            self._retry_s = [0.0] * self.workers
-            self._restart_at = [None] * self.workers
+            self._start_slots()
             while not self._stop.wait(0.5):
                 self._replace_dead()
         finally:
@@ -158,15 +163,18 @@ class Supervisor:
         if self._failed:
             raise ContactLensError("a worker could not start (its error is above); nothing is being served")
 
+    def _start_slots(self) -> None:
+        self.slots = [_Slot(self._start(), time.monotonic()) for _ in range(self.workers)]
+
     def _replace_dead(self) -> None:
         now = time.monotonic()
-        for i, process in enumerate(self.processes):
-            due = self._restart_at[i]
-            if due is not None:  # a slot waiting after a quick death
-                if now >= due:
-                    self._restart_at[i] = None
-                    self._refill(i, now)
+        for slot in self.slots:
+            if slot.restart_at is not None:  # waiting after a quick death
+                if now >= slot.restart_at:
+                    slot.restart_at = None
+                    slot.process, slot.started = self._start(), now
                 continue
+            process = slot.process
             if process.is_alive():
                 continue
             process.join()
@@ -176,33 +184,31 @@ class Supervisor:
                 self._stop.set()
                 return
             _forget_metrics(process.pid)
-            if now - self._started[i] >= QUICK_DEATH_S:  # it had served a while: replace it at once
-                self._retry_s[i] = 0.0
+            lived = now - slot.started
+            if lived >= QUICK_DEATH_S:  # it had served a while: another at once
+                slot.retry_s = 0.0
                 code = process.exitcode
                 log.warning("Worker process [%s] ended (exit code %s): starting another", process.pid, code)
-                self._refill(i, now)
+                slot.process, slot.started = self._start(), now
                 continue
-            wait = self._retry_s[i] = min(MAX_RETRY_S, max(FIRST_RETRY_S, 2 * self._retry_s[i]))
+            slot.retry_s = min(MAX_RETRY_S, max(FIRST_RETRY_S, 2 * slot.retry_s))
+            slot.restart_at = now + slot.retry_s
             log.warning(
                 "Worker process [%s] ended (exit code %s) %.1f s after it started: starting another in %g s",
                 process.pid,
                 process.exitcode,
-                now - self._started[i],
-                wait,
+                lived,
+                slot.retry_s,
             )
-            self._restart_at[i] = now + wait
-
-    def _refill(self, i: int, now: float) -> None:
-        self.processes[i] = self._start()
-        self._started[i] = now
 
     def _stop_all(self) -> None:
-        for process in self.processes:
+        processes = [slot.process for slot in self.slots]
+        for process in processes:
             if process.is_alive() and process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)  # uvicorn finishes the requests in hand
         deadline = time.monotonic() + STOP_GRACE_S
-        for process in self.processes:
+        for process in processes:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 log.warning("Worker process [%s] did not stop in %g s: killing it", process.pid, STOP_GRACE_S)

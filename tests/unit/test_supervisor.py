@@ -86,10 +86,7 @@ def test_a_worker_dying_soon_after_each_start_is_replaced_ever_more_slowly(monke
         return started[-1]
 
     monkeypatch.setattr(sup, "_start", start)
-    sup.processes = [start(), start()]
-    sup._started = [clock[0]] * 2
-    sup._retry_s = [0.0] * 2
-    sup._restart_at = [None] * 2
+    sup._start_slots()
 
     def tick(seconds: float) -> None:
         clock[0] += seconds
@@ -98,7 +95,7 @@ def test_a_worker_dying_soon_after_each_start_is_replaced_ever_more_slowly(monke
     waits = []
     for _ in range(8):  # slot 0 crashes 5 s after every start
         tick(5)
-        sup.processes[0].die()
+        sup.slots[0].process.die()
         before = len(started)
         tick(0)
         assert len(started) == before  # not at once
@@ -109,15 +106,15 @@ def test_a_worker_dying_soon_after_each_start_is_replaced_ever_more_slowly(monke
             assert waited <= supervisor.MAX_RETRY_S
         waits.append(waited)
     assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
-    assert sup.processes[1] is started[1] and sup.processes[1].is_alive()  # the other slot untouched
+    assert sup.slots[1].process is started[1] and sup.slots[1].process.is_alive()  # the other slot untouched
 
     tick(supervisor.QUICK_DEATH_S)  # then it serves a while before dying: replaced at once
-    sup.processes[0].die()
+    sup.slots[0].process.die()
     before = len(started)
     tick(0)
-    assert len(started) == before + 1 and sup.processes[0] is started[-1]
+    assert len(started) == before + 1 and sup.slots[0].process is started[-1]
     tick(5)  # and a quick death after that waits the first wait again
-    sup.processes[0].die()
+    sup.slots[0].process.die()
     tick(0)
     tick(0.5)
     assert len(started) == before + 1
@@ -127,9 +124,9 @@ def test_a_worker_dying_soon_after_each_start_is_replaced_ever_more_slowly(monke
 
 def test_a_worker_that_cannot_start_stops_the_service(monkeypatch) -> None:
     sup = supervisor.Supervisor(1, "127.0.0.1", 0, {})
-    process = _Process()
-    sup.processes, sup._started, sup._retry_s, sup._restart_at = [process], [0.0], [0.0], [None]
+    monkeypatch.setattr(sup, "_start", _Process)
+    sup._start_slots()
     monkeypatch.setattr(sup, "_start", lambda: pytest.fail("a worker that could not start was replaced"))
-    process.die(supervisor.STARTUP_FAILURE)
+    sup.slots[0].process.die(supervisor.STARTUP_FAILURE)
     sup._replace_dead()
     assert sup._failed and sup._stop.is_set()
