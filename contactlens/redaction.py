@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from contactlens import pii, pii_names
 from contactlens.errors import ContactLensError
-from contactlens.text import normalise, without_modules
+from contactlens.text import importing_nlp, normalise
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; Presidio is imported lazily (about 3-10 s)
     from presidio_analyzer import AnalyzerEngine
@@ -61,12 +60,13 @@ class RedactionUnavailable(ContactLensError):
     """The spaCy pipeline the full pass needs is not installed."""
 
 
+@functools.cache
 def _import_presidio() -> None:
     """Import Presidio without its optional Hugging Face engine, which imports `transformers` (and torch)
-    whenever it is installed (about 4 s of a first full pass, measured): only its spaCy engine is used."""
-    if "presidio_analyzer" in sys.modules:
-        return
-    with without_modules():
+    whenever it is installed (about 4 s of a first full pass, measured): only its spaCy engine is used. One
+    thread at a time (`importing_nlp`): a module another thread is still importing is in `sys.modules`
+    already, half-initialised."""
+    with importing_nlp():
         import presidio_analyzer  # noqa: F401
 
 
@@ -101,7 +101,8 @@ def engine() -> AnalyzerEngine:
 
 @functools.lru_cache(maxsize=1)
 def _engine() -> AnalyzerEngine:
-    with without_modules():  # spaCy's factory look-ups would import Presidio's Hugging Face pipe, and torch
+    # spaCy's factory look-ups would import Presidio's Hugging Face pipe and torch: `importing_nlp` skips them
+    with importing_nlp():
         return _build_engine()
 
 

@@ -25,6 +25,7 @@ import importlib.abc
 import importlib.machinery
 import re
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,22 @@ class _LoaderWithout(importlib.abc.Loader):
             self.loader.exec_module(module)
 
 
+# First imports of spaCy (and of Presidio, which imports it) run one thread at a time. Two threads importing
+# spaCy at once can each find it half-initialised: "cannot import name 'Doc' from partially initialized module
+# 'spacy.tokens'", or a deadlock detected by the import system, and a module left broken in `sys.modules` for
+# the rest of the process. The service warms the redaction pipeline in a thread just after start-up, while the
+# first requests may need spaCy too (a contact stored, a contact about several things split into sentences).
+_NLP_IMPORT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def importing_nlp() -> Iterator[None]:
+    """Hold while spaCy or Presidio may be imported for the first time: one thread at a time (the lock above),
+    inside `without_modules()` (their optional imports of torch and transformers skipped)."""
+    with _NLP_IMPORT_LOCK, without_modules():
+        yield
+
+
 def import_without(module: str, hidden: tuple[str, ...]) -> None:
     """When `module` is first imported (now or later), `hidden` modules not loaded yet are unavailable to it
     (its optional imports of them are skipped); nothing else is affected. No effect once it is imported.
@@ -240,7 +257,7 @@ def import_without(module: str, hidden: tuple[str, ...]) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _nlp() -> Language:
-    with without_modules():
+    with importing_nlp():
         import spacy  # Imported here: spaCy costs a fraction of a second and clean() does not need it.
 
         nlp = spacy.blank("en")

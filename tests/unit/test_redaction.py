@@ -63,3 +63,49 @@ def test_engine_uses_the_installed_pipeline_and_never_downloads(monkeypatch: pyt
             redaction.engine()
     finally:
         redaction._engine.cache_clear()
+
+
+def test_the_first_imports_of_spacy_from_several_threads_at_once_all_succeed() -> None:
+    """The service warms the redaction pipeline in a thread after start-up while its first requests may need
+    spaCy too: a contact stored (the full pass) or a contact about several things (sentences). Each of them,
+    started together in a fresh interpreter, gets its answer; before `text.importing_nlp` they raised
+    ImportError ("partially initialized module 'spacy.tokens'") or a deadlock error, 3 runs in 3."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import threading\n"
+        "from contactlens import redaction, text\n"
+        "errors, answers = [], {}\n"
+        "barrier = threading.Barrier(4)\n"
+        "def run(name, fn):\n"
+        "    barrier.wait()\n"
+        "    try:\n"
+        "        answers[name] = fn()\n"
+        "    except Exception as exc:\n"
+        "        errors.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "jobs = {\n"
+        "    'warm_up': redaction.warm_up,\n"
+        "    'clean_full': lambda: redaction.clean_full('Hi, John Smith here, sort code 12-34-56'),\n"
+        "    'sentences': lambda: text.split_sentences('Parcel late. Refund please!'),\n"
+        "    'find_many': lambda: redaction.find_many(['please call Sarah Jones back']),\n"
+        "}\n"
+        "threads = [threading.Thread(target=run, args=item) for item in jobs.items()]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()\n"
+        "assert not errors, errors\n"
+        "assert 'John' not in answers['clean_full'] and '12-34-56' not in answers['clean_full']\n"
+        "assert answers['sentences'] == ['Parcel late.', 'Refund please!']\n"
+        "print('ok')\n"
+    )
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
