@@ -83,7 +83,18 @@ class MicroBatcher(Generic[Item, Answer]):
             self._executor = None
 
     async def close(self) -> None:
-        """Stop the workers after the batches in hand; callers still queued get a cancelled future."""
+        """Stop the workers after the batches in hand; callers still queued get a cancelled future. Workers
+        bound to another loop (the last requests came through another client's loop, as schemathesis's ASGI
+        calls do) are abandoned as a new loop would abandon them, not awaited across loops."""
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            other, queue = self._loop, self._queue
+            self._abandon()
+            if queue is not None and other.is_running():  # its callers, if any, are told from their loop
+                while not queue.empty():
+                    other.call_soon_threadsafe(queue.get_nowait()[1].cancel)
+            self._queue = None
+            self._loop = None
+            return
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()

@@ -106,6 +106,31 @@ def test_a_new_event_loop_gets_a_fresh_worker() -> None:
     assert asyncio.run(batcher.submit(2)) == 20  # the first loop is closed: no hang
 
 
+def test_closing_on_another_loop_abandons_the_old_worker_and_a_later_loop_gets_a_fresh_one() -> None:
+    """The app's shutdown may run on another loop than the one its last requests came through, still running
+    in its own thread (a test client beside schemathesis's ASGI calls): closing then neither fails nor hangs,
+    the old loop's worker is cancelled, and the next loop gets a fresh worker."""
+    batches, process = _recording()
+    batcher = MicroBatcher(process)
+    other = asyncio.new_event_loop()
+    thread = threading.Thread(target=other.run_forever, daemon=True)
+    thread.start()
+    try:
+        assert asyncio.run_coroutine_threadsafe(batcher.submit(1), other).result(5) == 10
+        (old_worker,) = batcher._tasks
+        asyncio.run(asyncio.wait_for(batcher.close(), 5))
+        deadline = time.monotonic() + 5
+        while not old_worker.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert old_worker.cancelled()
+    finally:
+        other.call_soon_threadsafe(other.stop)
+        thread.join(5)
+        other.close()
+    assert asyncio.run(batcher.submit(2)) == 20
+    assert batches == [[1], [2]]
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         MicroBatcher(lambda items: items, max_batch=0)
