@@ -226,6 +226,8 @@ def test_by_week_csv_and_bad_ranges(scenario: TestClient) -> None:
     assert weeks["periods"] == ["2026-W02", "2026-W06"]  # 5-9 January; 2 February
     r = scenario.get("/v1/reports/summary?by=month&split=site&format=csv", headers=HEADERS["analyst"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    documented = scenario.get("/openapi.json").json()["paths"]["/v1/reports/summary"]["get"]["responses"]
+    assert set(documented["200"]["content"]) == {"application/json", "text/csv"}  # both answers documented
     lines = r.text.splitlines()
     assert lines[0].startswith("period,value,contacts,share,previous_contacts")
     assert "2026-02,Leeds,1,1.0,2,0.4," in r.text
