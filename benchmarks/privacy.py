@@ -182,7 +182,7 @@ def main() -> None:
 
     old = baseline_redact()
     sample = texts[:300]
-    speed = {
+    speed: dict[str, Any] = {
         "fast_pass_us_per_text_p50": round(per_call_us(redact, sample), 1),
         "baseline_main_us_per_text_p50": round(per_call_us(old, sample), 1) if old else None,
         "full_pass_ms_per_text_p50": round(per_call_us(redact_full, sample[:150], repeat=1) / 1000, 2),
@@ -194,7 +194,7 @@ def main() -> None:
         speed["fast_minus_baseline_ms"] = round(
             (speed["fast_pass_us_per_text_p50"] - speed["baseline_main_us_per_text_p50"]) / 1000, 3
         )
-    result = {
+    result: dict[str, Any] = {
         "set": {
             "file": str(SET.relative_to(ROOT)),
             "verbatims": len(rows),

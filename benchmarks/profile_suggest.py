@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -130,7 +131,7 @@ def shortcuts_ab(model: Any, rounds: int) -> dict[str, float]:
             for name, pair in (("new", fast), ("old", slow)) if r % 2 else (("old", slow), ("new", fast)):
                 use(pair)()
                 for text, key in ((SENTENCE, "one"), (TWO_TOPICS, "two")):
-                    spent = _ms(lambda text=text: model.suggest([text]))
+                    spent = _ms(functools.partial(model.suggest, [text]))
                     if r >= 3:  # the first rounds warm up
                         times[f"{name}_{key}"].append(spent)
     finally:
