@@ -462,6 +462,7 @@ def main() -> None:
             )
             print("kill -9, SQLite:", out["kill9_sqlite"], flush=True)
         if "postgresql" in parts:
+            out.pop("postgresql", None)  # an earlier run's note that it was skipped
             out |= postgresql(args.model, work, args.rounds, seconds)
         steps = {
             "cost_bound": lambda: cost_bound(args.model, work),
@@ -497,7 +498,6 @@ def postgresql(model: Path, work: Path, rounds: int, seconds: float) -> dict[str
         out["postgresql"] = f"skipped: no private PostgreSQL ({exc} {detail.decode(errors='replace')[-300:]})"
         print(out["postgresql"], flush=True)
         return out
-    out.pop("postgresql", None)
     try:
         out["kill9_postgresql"] = kill9(model, pg.url, work, rounds, seconds)
         print("kill -9, PostgreSQL:", out["kill9_postgresql"], flush=True)
