@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from contactlens import redaction
+from contactlens import redaction, text
 from contactlens.errors import ContactLensError
 from contactlens.model import ContactModel, limit_blas_threads
 from contactlens.routing import backfill_owners
@@ -115,8 +115,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if state.migrated:
         await run_in_threadpool(_backfill_owners, state)
     await run_in_threadpool(state.model.suggest, ["warm up the encoder"], 1)  # the first ONNX run is slow
-    if not settings.store_raw_text:  # load Presidio + spaCy NER (seconds) beside serving, not in the way
-        threading.Thread(target=redaction.warm_up, name="redaction-warm-up", daemon=True).start()
+    # Beside serving, not in the way: spaCy's sentence splitter (a fraction of a second; a contact about
+    # several things needs it), then Presidio + spaCy NER (seconds) unless raw text is stored. One after the
+    # other, so that the splitter, which the typing path uses, does not wait on the NER pipeline's import.
+    steps = [text.warm_up] + ([] if settings.store_raw_text else [redaction.warm_up])
+    threading.Thread(target=_warm_up, args=(steps,), name="redaction-warm-up", daemon=True).start()
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
     state.metrics.serving(state.model.version, state.model.taxonomy.version)
     tasks = []
@@ -176,6 +179,11 @@ async def _purge_daily(app: FastAPI, every_seconds: float = 3600.0) -> None:
         except SQLAlchemyError as exc:  # the database may be down for a while: try again next hour
             log.warning("daily purge failed: %s", short_error(exc))
         await asyncio.sleep(every_seconds)
+
+
+def _warm_up(steps: list[Any]) -> None:
+    for step in steps:
+        step()
 
 
 def _load(uri: str, settings: Settings) -> ContactModel:

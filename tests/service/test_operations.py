@@ -232,3 +232,35 @@ def test_app_refuses_to_start_without_a_model(tmp_path: Path, caplog) -> None:
     with caplog.at_level(logging.ERROR, logger="service"), pytest.raises(ModelError, match="no-model"):
         TestClient(app).__enter__()
     assert any("contactlens serve --bootstrap" in rec.getMessage() for rec in caplog.records)
+
+
+def test_the_app_warms_the_sentence_splitter_then_redaction_beside_serving(
+    sample_model_dir: Path, tmp_path: Path
+) -> None:
+    """After start-up a thread loads spaCy's sentence splitter (a contact about several things needs it on
+    the typing path), then the redaction pipeline: the splitter first, so that it does not wait on the NER
+    pipeline's import (`text.importing_nlp`). In a fresh interpreter: this one may have loaded either."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time\n"
+        "from fastapi.testclient import TestClient\n"
+        "from contactlens import redaction, text\n"
+        "from contactlens.settings import Settings\n"
+        "from service.app import create_app\n"
+        f"settings = Settings(home={str(tmp_path)!r}, database_url='sqlite:///{tmp_path}/ops.db',\n"
+        f"                    api_keys='k:logger', model_uri={str(sample_model_dir)!r})\n"
+        "with TestClient(create_app(settings)) as client:\n"
+        "    assert client.get('/readyz').status_code == 200\n"
+        "    deadline = time.monotonic() + 120\n"
+        "    while redaction._engine.cache_info().currsize == 0 and time.monotonic() < deadline:\n"
+        "        time.sleep(0.05)\n"
+        "    print(text._nlp.cache_info().currsize, redaction._engine.cache_info().currsize)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "1 1"
