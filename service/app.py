@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -119,7 +119,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # several things needs it), then Presidio + spaCy NER (seconds) unless raw text is stored. One after the
     # other, so that the splitter, which the typing path uses, does not wait on the NER pipeline's import.
     steps = [text.warm_up] + ([] if settings.store_raw_text else [redaction.warm_up])
-    threading.Thread(target=_warm_up, args=(steps,), name="redaction-warm-up", daemon=True).start()
+    threading.Thread(target=_warm_up, args=(steps,), name="nlp-warm-up", daemon=True).start()
     log.info("serving model %s (taxonomy %s)", state.model.version, state.model.taxonomy.version)
     state.metrics.serving(state.model.version, state.model.taxonomy.version)
     tasks = []
@@ -181,7 +181,7 @@ async def _purge_daily(app: FastAPI, every_seconds: float = 3600.0) -> None:
         await asyncio.sleep(every_seconds)
 
 
-def _warm_up(steps: list[Any]) -> None:
+def _warm_up(steps: list[Callable[[], object]]) -> None:
     for step in steps:
         step()
 
